@@ -1,0 +1,330 @@
+//! Configuration: parsed from JSON, validated once, immutable afterwards.
+
+use crate::error::Error;
+use serde::Deserialize;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// The default custom field codes that hold the 1C GUID (from the customer's spec).
+pub const DEFAULT_USER_GUID_FIELD: &str = "UF_USR_1722587885970";
+/// Contact GUID field of the customer's portal.
+pub const DEFAULT_CONTACT_GUID_FIELD: &str = "UF_CRM_1723100443089";
+/// Company GUID field of the customer's portal.
+pub const DEFAULT_COMPANY_GUID_FIELD: &str = "UF_CRM_1723100288587";
+
+/// A validated webhook URL: `https://PORTAL/rest/USER_ID/SECRET/`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Webhook {
+    /// `scheme://host[:port]`, the portal's identity for rate limiting.
+    pub origin: String,
+    /// The full base URL ending in `/`, secret included. Never print it.
+    base: String,
+    /// The secret path segment, kept to mask it wherever text leaves the library.
+    secret: String,
+    /// The base URL with the secret replaced by `***`.
+    masked: String,
+}
+
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.masked)
+    }
+}
+
+impl Webhook {
+    /// Parses and validates a webhook URL. The error never repeats the URL (it holds the secret).
+    pub fn parse(url: &str) -> Result<Webhook, Error> {
+        let bad = |why: &str| {
+            Error::invalid_input(
+                "INVALID_WEBHOOK_URL",
+                format!("webhook URL must look like https://PORTAL/rest/USER_ID/SECRET/: {why}"),
+            )
+        };
+        let url = url.trim();
+        let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("no scheme"))?;
+        let scheme = scheme.to_ascii_lowercase();
+        let (authority, path) = rest.split_once('/').ok_or_else(|| bad("no path"))?;
+        if authority.is_empty() || authority.contains('@') {
+            return Err(bad("the host is missing or carries credentials"));
+        }
+        if path.contains(['?', '#']) {
+            return Err(bad("query strings and fragments are not allowed"));
+        }
+        let host = host_of(authority).ok_or_else(|| bad("the host is malformed"))?;
+        match scheme.as_str() {
+            "https" => {}
+            "http" if is_loopback_host(&host) => {}
+            "http" => return Err(bad("plain http is allowed only for loopback hosts (the portal answers `Https required.`)")),
+            _ => return Err(bad("the scheme must be https")),
+        }
+        let segs: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+        if segs.len() != 3 || segs[0] != "rest" {
+            return Err(bad("the path must be /rest/USER_ID/SECRET/"));
+        }
+        let (user, secret) = (segs[1], segs[2]);
+        let user_ok = !user.is_empty()
+            && user.len() <= 64
+            && user.chars().all(|c| c.is_ascii_alphanumeric() || "_.-@".contains(c));
+        if !user_ok {
+            return Err(bad("USER_ID must be a user ID or login"));
+        }
+        if secret.len() < 4 || secret.len() > 128 || !secret.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(bad("SECRET must be letters and digits"));
+        }
+        let origin = format!("{scheme}://{}", authority.to_ascii_lowercase());
+        Ok(Webhook {
+            base: format!("{origin}/rest/{user}/{secret}/"),
+            masked: format!("{origin}/rest/{user}/***/"),
+            secret: secret.to_string(),
+            origin,
+        })
+    }
+
+    /// The URL of one method (the name must be validated already).
+    pub fn method_url(&self, method: &str) -> String {
+        format!("{}{}", self.base, method)
+    }
+
+    /// The base URL with the secret masked, safe to show.
+    pub fn masked(&self) -> &str {
+        &self.masked
+    }
+
+    /// Replaces every occurrence of the secret in `text` with `***`.
+    pub fn mask(&self, text: &str) -> String {
+        if text.contains(&self.secret) {
+            text.replace(&self.secret, "***")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+fn host_of(authority: &str) -> Option<String> {
+    let host = if let Some(rest) = authority.strip_prefix('[') {
+        rest.split_once(']')?.0
+    } else {
+        authority.rsplit_once(':').map_or(authority, |(h, port)| {
+            if port.chars().all(|c| c.is_ascii_digit()) { h } else { authority }
+        })
+    };
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The shape of the portal's request-rate limit (a leaky bucket).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Requests the bucket holds before the portal refuses (50; 250 on Enterprise).
+    pub burst: f64,
+    /// Requests per second the bucket drains (2; 5 on Enterprise).
+    pub per_second: f64,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        RateLimit { burst: 50.0, per_second: 2.0 }
+    }
+}
+
+/// The custom fields that hold the 1C GUID of users, contacts and companies.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GuidFields {
+    /// User field (must start with `UF_USR_`).
+    pub user: String,
+    /// Contact field.
+    pub contact: String,
+    /// Company field.
+    pub company: String,
+}
+
+impl Default for GuidFields {
+    fn default() -> Self {
+        GuidFields {
+            user: DEFAULT_USER_GUID_FIELD.into(),
+            contact: DEFAULT_CONTACT_GUID_FIELD.into(),
+            company: DEFAULT_COMPANY_GUID_FIELD.into(),
+        }
+    }
+}
+
+/// The JSON configuration as written by the caller (every key but `webhook_url` optional).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    webhook_url: String,
+    #[serde(default)]
+    connect_timeout_secs: Option<f64>,
+    #[serde(default)]
+    timeout_secs: Option<f64>,
+    #[serde(default)]
+    max_retries: Option<u32>,
+    /// `null`/absent: default 50/2; `false`: off; an object: custom.
+    #[serde(default)]
+    rate_limit: Option<serde_json::Value>,
+    #[serde(default)]
+    proxy: Option<String>,
+    #[serde(default)]
+    ca_cert_path: Option<String>,
+    #[serde(default)]
+    guid_fields: Option<GuidFields>,
+    #[serde(default)]
+    strict_fields: Option<bool>,
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The portal and its credentials.
+    pub webhook: Webhook,
+    /// Time to establish a connection (default 10 s).
+    pub connect_timeout: Duration,
+    /// Time for a whole request, answer included (default 60 s: the cloud cuts requests at 60 s).
+    pub timeout: Duration,
+    /// How many times a refused or failed request is sent again when that is safe (default 5).
+    pub max_retries: u32,
+    /// Client-side pacing; `None` turns it off.
+    pub rate_limit: Option<RateLimit>,
+    /// Optional proxy URL (`http://`, `https://` or `socks5://`); environment proxies are ignored.
+    pub proxy: Option<String>,
+    /// Optional extra CA certificate (PEM file) trusted besides the bundled and OS roots.
+    pub ca_cert_path: Option<String>,
+    /// Where the 1C GUID lives.
+    pub guid_fields: GuidFields,
+    /// When true, field keys the portal would silently drop are an `invalid_input` error.
+    pub strict_fields: bool,
+}
+
+impl Config {
+    /// A default configuration for a webhook URL.
+    pub fn new(webhook_url: &str) -> Result<Config, Error> {
+        Config::from_json(&serde_json::json!({ "webhook_url": webhook_url }).to_string())
+    }
+
+    /// Parses and validates the JSON configuration.
+    ///
+    /// Keys: `webhook_url` (required), `connect_timeout_secs` (10), `timeout_secs` (60),
+    /// `max_retries` (5), `rate_limit` (`{"burst":50,"per_second":2}`; `false` turns it off),
+    /// `proxy`, `ca_cert_path`, `guid_fields` (`{"user","contact","company"}`), `strict_fields` (false).
+    pub fn from_json(json: &str) -> Result<Config, Error> {
+        let raw: RawConfig = serde_json::from_str(json).map_err(|e| {
+            // serde's message may quote the input, which holds the secret: keep only the position.
+            Error::invalid_input(
+                "INVALID_CONFIG",
+                format!("configuration JSON is invalid at line {} column {}: {}", e.line(), e.column(), describe_serde(&e)),
+            )
+        })?;
+        let webhook = Webhook::parse(&raw.webhook_url)?;
+        let secs = |v: Option<f64>, default: f64, name: &str| -> Result<Duration, Error> {
+            let s = v.unwrap_or(default);
+            if !(s.is_finite() && s > 0.0 && s <= 3600.0) {
+                return Err(Error::invalid_input("INVALID_CONFIG", format!("{name} must be a number of seconds in (0, 3600]")));
+            }
+            Ok(Duration::from_secs_f64(s))
+        };
+        let rate_limit = match raw.rate_limit {
+            None | Some(serde_json::Value::Null) | Some(serde_json::Value::Bool(true)) => Some(RateLimit::default()),
+            Some(serde_json::Value::Bool(false)) => None,
+            Some(v) => {
+                let rl: RateLimit = serde_json::from_value(v).map_err(|e| {
+                    Error::invalid_input("INVALID_CONFIG", format!("rate_limit must be false or {{\"burst\":N,\"per_second\":N}}: {e}"))
+                })?;
+                if !(rl.burst >= 1.0 && rl.burst.is_finite() && rl.per_second > 0.0 && rl.per_second.is_finite()) {
+                    return Err(Error::invalid_input("INVALID_CONFIG", "rate_limit needs burst >= 1 and per_second > 0"));
+                }
+                Some(rl)
+            }
+        };
+        let guid_fields = raw.guid_fields.unwrap_or_default();
+        for (name, code) in [("contact", &guid_fields.contact), ("company", &guid_fields.company), ("user", &guid_fields.user)] {
+            if !is_field_code(code) {
+                return Err(Error::invalid_input("INVALID_CONFIG", format!("guid_fields.{name} must be a field code like UF_CRM_123")));
+            }
+        }
+        if !guid_fields.user.starts_with("UF_USR_") {
+            return Err(Error::invalid_input("INVALID_CONFIG", "guid_fields.user must start with UF_USR_ (the portal ignores other user filters)"));
+        }
+        if let Some(p) = &raw.proxy {
+            let lower = p.to_ascii_lowercase();
+            if !["http://", "https://", "socks5://", "socks5h://"].iter().any(|s| lower.starts_with(s)) {
+                return Err(Error::invalid_input("INVALID_CONFIG", "proxy must be an http://, https:// or socks5:// URL"));
+            }
+        }
+        Ok(Config {
+            webhook,
+            connect_timeout: secs(raw.connect_timeout_secs, 10.0, "connect_timeout_secs")?,
+            timeout: secs(raw.timeout_secs, 60.0, "timeout_secs")?,
+            max_retries: raw.max_retries.unwrap_or(5).min(50),
+            rate_limit,
+            proxy: raw.proxy.filter(|p| !p.is_empty()),
+            ca_cert_path: raw.ca_cert_path.filter(|p| !p.is_empty()),
+            guid_fields,
+            strict_fields: raw.strict_fields.unwrap_or(false),
+        })
+    }
+}
+
+/// serde's messages name the offending key or type, never whole values, except for
+/// `invalid value: string "..."`; drop the quoted part to be safe.
+fn describe_serde(e: &serde_json::Error) -> String {
+    let msg = e.to_string();
+    let msg = msg.split(" at line ").next().unwrap_or("").to_string();
+    match msg.find('"') {
+        Some(i) => format!("{}…", &msg[..i]),
+        None => msg,
+    }
+}
+
+/// An upper-case Bitrix field code: `UF_CRM_1723100443089`, `NAME`.
+pub fn is_field_code(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_forms() {
+        let w = Webhook::parse("https://portal.example.bitrix24.ru/rest/16/abcdef123456").unwrap();
+        assert_eq!(w.masked(), "https://portal.example.bitrix24.ru/rest/16/***/");
+        assert_eq!(w.method_url("user.get"), "https://portal.example.bitrix24.ru/rest/16/abcdef123456/user.get");
+        assert!(Webhook::parse("http://127.0.0.1:8080/rest/1/abcd1234/").is_ok());
+        assert!(Webhook::parse("http://[::1]:8080/rest/1/abcd1234/").is_ok());
+        assert!(Webhook::parse("http://localhost/rest/1/abcd1234/").is_ok());
+        for bad in [
+            "http://portal.example.com/rest/1/abcd1234/",
+            "ftp://portal.example.com/rest/1/abcd1234/",
+            "https://portal.example.com/rest/abcd1234/",
+            "https://portal.example.com/rest/1/abcd1234/user.get",
+            "https://portal.example.com/rest/1/ab%2F1234/",
+            "https://u:p@portal.example.com/rest/1/abcd1234/",
+            "https://portal.example.com/rest/1/abcd1234/?x=1",
+            "portal.example.com/rest/1/abcd1234/",
+        ] {
+            let e = Webhook::parse(bad).unwrap_err();
+            assert_eq!(e.code, "INVALID_WEBHOOK_URL", "{bad}");
+            assert!(!e.description.contains("abcd1234"));
+        }
+    }
+
+    #[test]
+    fn config_defaults_and_errors() {
+        let c = Config::new("https://p.example.com/rest/1/secretsecret/").unwrap();
+        assert_eq!(c.timeout, Duration::from_secs(60));
+        assert_eq!(c.connect_timeout, Duration::from_secs(10));
+        assert_eq!(c.rate_limit, Some(RateLimit { burst: 50.0, per_second: 2.0 }));
+        assert_eq!(c.guid_fields.contact, DEFAULT_CONTACT_GUID_FIELD);
+        let c = Config::from_json(r#"{"webhook_url":"https://p.example.com/rest/1/secretsecret/","rate_limit":false}"#).unwrap();
+        assert!(c.rate_limit.is_none());
+        let e = Config::from_json(r#"{"webhook_url":"https://p.example.com/rest/1/secretsecret/","timeout_secs":"x"}"#).unwrap_err();
+        assert!(!e.description.contains("secretsecret"), "{e}");
+        let e = Config::from_json(r#"{"webhook_url":"https://p.example.com/rest/1/secretsecret/","bogus":1}"#).unwrap_err();
+        assert_eq!(e.code, "INVALID_CONFIG");
+    }
+}
