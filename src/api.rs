@@ -7,18 +7,14 @@
 //! them and `warnings` when the library has something to say; failure
 //! `{"ok":false,"error":{"code","description","kind","http_status","retryable"}}`.
 
-use crate::client::Client;
-use crate::error::Error;
-use serde_json::{Map, Value};
+use crate::batch;
+use crate::client::{Client, Response};
+use crate::config::Config;
+use crate::crm::{self, WriteRequest};
+use crate::error::{Error, ErrorKind};
+use serde_json::{json, Map, Value};
 
-/// The CRM entity an operation is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Entity {
-    /// `crm.contact.*`
-    Contact,
-    /// `crm.company.*`
-    Company,
-}
+pub use crate::crm::Entity;
 
 /// A successful operation.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -38,81 +34,151 @@ pub struct Success {
 /// What every operation returns.
 pub type Reply = Result<Success, Error>;
 
-fn not_yet() -> Error {
-    Error::new(crate::error::ErrorKind::Server, "NOT_IMPLEMENTED", "not implemented yet")
+impl Success {
+    fn from_response(r: Response) -> Success {
+        Success { result: r.result, total: r.total, next: r.next, ..Success::default() }
+    }
 }
 
 /// Renders a reply as the envelope JSON text.
 pub fn envelope(reply: &Reply) -> String {
+    let mut m = Map::new();
     match reply {
-        Ok(s) => serde_json::json!({"ok": true, "result": s.result}).to_string(),
-        Err(e) => serde_json::json!({"ok": false, "error": e.to_json()}).to_string(),
+        Ok(s) => {
+            m.insert("ok".into(), Value::Bool(true));
+            m.insert("result".into(), s.result.clone());
+            if let Some(t) = s.total {
+                m.insert("total".into(), json!(t));
+            }
+            if let Some(n) = s.next {
+                m.insert("next".into(), json!(n));
+            }
+            if !s.warnings.is_empty() {
+                m.insert("warnings".into(), json!(s.warnings));
+            }
+            for (k, v) in &s.extra {
+                m.insert(k.clone(), v.clone());
+            }
+        }
+        Err(e) => {
+            m.insert("ok".into(), Value::Bool(false));
+            m.insert("error".into(), e.to_json());
+        }
     }
+    Value::Object(m).to_string()
+}
+
+/// Parses caller JSON; the error names the position, never echoes the text.
+pub fn parse_json(what: &str, text: &str) -> Result<Value, Error> {
+    serde_json::from_str(text).map_err(|e| {
+        Error::invalid_input("INVALID_JSON", format!("{what} is not valid JSON (line {}, column {})", e.line(), e.column()))
+    })
+}
+
+/// Builds a client from the full config JSON (see [`Config::from_json`]).
+pub fn new_client(config_json: &str) -> Result<Client, Error> {
+    Client::new(Config::from_json(config_json)?)
 }
 
 /// Builds a client from a webhook URL, optional settings JSON (the `b24_client_new` config
-/// object; its `webhook_url` is overridden) and an optional total timeout in seconds.
+/// object; its `webhook_url` is overridden) and an optional total timeout in seconds (overrides
+/// the settings' `timeout_secs`).
 pub fn connect(webhook_url: &str, settings_json: Option<&str>, timeout_secs: Option<f64>) -> Result<Client, Error> {
-    let _ = (webhook_url, settings_json, timeout_secs);
-    Err(not_yet())
-}
-
-/// Builds a client from the full config JSON.
-pub fn new_client(config_json: &str) -> Result<Client, Error> {
-    let _ = config_json;
-    Err(not_yet())
+    let mut settings = match settings_json.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(text) => match parse_json("settings", text)? {
+            Value::Object(m) => m,
+            _ => return Err(Error::invalid_input("INVALID_CONFIG", "settings must be a JSON object")),
+        },
+        None => Map::new(),
+    };
+    settings.insert("webhook_url".into(), json!(webhook_url));
+    if let Some(t) = timeout_secs {
+        settings.insert("timeout_secs".into(), json!(t));
+    }
+    new_client(&Value::Object(settings).to_string())
 }
 
 /// Calls any method. `params_json` is a JSON object, or `None`/empty for no parameters.
 pub fn call(client: &Client, method: &str, params_json: Option<&str>) -> Reply {
-    let _ = (client, method, params_json);
-    Err(not_yet())
+    let params = match params_json.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(text) => parse_json("params", text)?,
+        None => json!({}),
+    };
+    if !params.is_object() {
+        return Err(Error::invalid_input("INVALID_PARAMS", "params must be a JSON object"));
+    }
+    Ok(Success::from_response(client.call(method, &params)?))
 }
 
-/// Runs a batch of commands (a JSON object name -> command, or an array).
+/// Runs a batch of commands (a JSON object name -> command, or an array); see [`batch`].
+/// `result` holds Bitrix's five maps merged over all requests; `not_executed` names the
+/// commands a `halt` stopped; `failed` counts the per-command errors in `result.result_error`.
 pub fn batch(client: &Client, commands_json: &str, halt: bool) -> Reply {
-    let _ = (client, commands_json, halt);
-    Err(not_yet())
+    let commands = batch::parse_commands(&parse_json("commands", commands_json)?)?;
+    let out = batch::run(client, &commands, halt)?;
+    let mut extra = Map::new();
+    extra.insert("failed".into(), json!(out.failed));
+    extra.insert("not_executed".into(), json!(out.not_executed));
+    Ok(Success { result: Value::Object(out.maps), extra, ..Success::default() })
 }
 
-/// Finds the one user whose 1C GUID field equals `guid`.
+/// Finds the one user whose 1C GUID field equals `guid`; `result` is that user object.
 pub fn get_user_by_guid(client: &Client, guid: &str) -> Reply {
-    let _ = (client, guid);
-    Err(not_yet())
+    let user = crm::user_by_guid(client, guid)?;
+    Ok(Success { result: user, ..Success::default() })
 }
 
-/// `crm.<entity>.add`.
+fn write_request(entity: Entity, fields_json: &str) -> Result<WriteRequest, Error> {
+    WriteRequest::parse(entity, parse_json("fields", fields_json)?)
+}
+
+/// `crm.<entity>.add`; `result` is the new ID.
 pub fn create(client: &Client, entity: Entity, fields_json: &str) -> Reply {
-    let _ = (client, entity, fields_json);
-    Err(not_yet())
+    let req = write_request(entity, fields_json)?;
+    let (resp, warnings) = crm::create(client, entity, &req)?;
+    Ok(Success { warnings, ..Success::from_response(resp) })
 }
 
-/// `crm.<entity>.update`.
+/// `crm.<entity>.update`; `result` is `true`.
 pub fn update(client: &Client, entity: Entity, id: i64, fields_json: &str) -> Reply {
-    let _ = (client, entity, id, fields_json);
-    Err(not_yet())
+    crm::check_id(id)?;
+    let req = write_request(entity, fields_json)?;
+    let (resp, warnings) = crm::update(client, entity, id, &req)?;
+    Ok(Success { warnings, ..Success::from_response(resp) })
 }
 
-/// `crm.<entity>.delete`.
+/// `crm.<entity>.delete`; `result` is `true`.
 pub fn delete(client: &Client, entity: Entity, id: i64) -> Reply {
-    let _ = (client, entity, id);
-    Err(not_yet())
+    Ok(Success::from_response(crm::by_id(client, entity, "delete", id)?))
 }
 
-/// `crm.<entity>.get`.
+/// `crm.<entity>.get`; `result` is the entity object.
 pub fn get(client: &Client, entity: Entity, id: i64) -> Reply {
-    let _ = (client, entity, id);
-    Err(not_yet())
+    Ok(Success::from_response(crm::by_id(client, entity, "get", id)?))
 }
 
-/// `crm.<entity>.fields`.
+/// `crm.<entity>.fields`; `result` maps field codes to their descriptions.
 pub fn fields(client: &Client, entity: Entity) -> Reply {
-    let _ = (client, entity);
-    Err(not_yet())
+    let f = crm::field_list(client, entity)?;
+    Ok(Success { result: Value::Object((*f).clone()), ..Success::default() })
 }
 
-/// Calls `scope` and reports the webhook's scopes.
+/// Calls `scope`; `result` is `{"scopes":[...],"crm":bool,"user":bool,"webhook":"<masked URL>"}`.
 pub fn check_connection(client: &Client) -> Reply {
-    let _ = client;
-    Err(not_yet())
+    let resp = client.call("scope", &json!({}))?;
+    let scopes: Vec<String> = match &resp.result {
+        Value::Array(a) => a.iter().filter_map(|s| s.as_str().map(String::from)).collect(),
+        _ => return Err(Error::new(ErrorKind::Protocol, "INVALID_RESPONSE", "scope did not return a list")),
+    };
+    let has = |s: &str| scopes.iter().any(|x| x == s);
+    let mut out = Success {
+        result: json!({ "scopes": scopes, "crm": has("crm"), "user": has("user"), "webhook": client.masked_webhook_url() }),
+        ..Success::default()
+    };
+    for needed in ["crm", "user"] {
+        if !has(needed) {
+            out.warnings.push(format!("the webhook lacks the `{needed}` scope"));
+        }
+    }
+    Ok(out)
 }

@@ -85,6 +85,11 @@ impl Webhook {
         format!("{}{}", self.base, method)
     }
 
+    /// A key that tells webhooks apart (secret included); for in-memory maps only, never shown.
+    pub fn cache_key(&self) -> &str {
+        &self.base
+    }
+
     /// The base URL with the secret masked, safe to show.
     pub fn masked(&self) -> &str {
         &self.masked

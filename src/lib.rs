@@ -7,6 +7,7 @@
 //! - [`addin`]: the 1C Native API component, another thin shim over [`api`].
 
 pub mod api;
+pub mod batch;
 pub mod client;
 pub mod config;
 pub mod crm;

@@ -1,1 +1,152 @@
-//! transport
+//! HTTP transport: pooled reqwest clients shared across the process, and the classification of
+//! what happened to a request on the wire (crucial for deciding whether a write may be re-sent).
+
+use crate::config::Config;
+use crate::error::{Error, ErrorKind};
+use once_cell::sync::Lazy;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Settings that require their own HTTP client (and so their own connection pool).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct PoolKey {
+    connect_timeout_ms: u128,
+    proxy: Option<String>,
+    ca_cert_path: Option<String>,
+}
+
+/// One HTTP client per distinct transport setting, for the life of the process. 1C creates an
+/// add-in object per session or server call; sharing the pool keeps connections (and TLS
+/// sessions) warm across them. The clients are never dropped: dropping reqwest's blocking client
+/// joins its runtime thread, which must not happen during library unload.
+static POOLS: Lazy<Mutex<HashMap<PoolKey, reqwest::blocking::Client>>> = Lazy::new(|| Mutex::new(HashMap::new()));
+
+/// A pooled HTTP client for one configuration.
+#[derive(Clone, Debug)]
+pub struct Transport {
+    http: reqwest::blocking::Client,
+}
+
+/// What became of a request that got no usable HTTP answer.
+#[derive(Debug)]
+pub enum Failure {
+    /// The request never left (connection refused, DNS, TLS handshake): safe to send again.
+    NotSent(String),
+    /// The request may have reached the portal and run there; the answer was lost.
+    Lost(String),
+    /// No answer within the timeout; the request may have run.
+    TimedOut(String),
+}
+
+impl Transport {
+    /// The shared client for `config`'s transport settings, created on first use.
+    pub fn for_config(config: &Config) -> Result<Transport, Error> {
+        let key = PoolKey {
+            connect_timeout_ms: config.connect_timeout.as_millis(),
+            proxy: config.proxy.clone(),
+            ca_cert_path: config.ca_cert_path.clone(),
+        };
+        let mut pools = POOLS.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(http) = pools.get(&key) {
+            return Ok(Transport { http: http.clone() });
+        }
+        let http = build_http(config)?;
+        pools.insert(key, http.clone());
+        Ok(Transport { http })
+    }
+
+    /// POSTs a JSON body and returns the status and the whole body.
+    pub fn post_json(&self, url: &str, body: Vec<u8>, timeout: Duration) -> Result<(u16, Vec<u8>), Failure> {
+        let resp = self
+            .http
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::ACCEPT, "application/json")
+            .timeout(timeout)
+            .body(body)
+            .send()
+            .map_err(classify)?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().map_err(|e| match classify(e) {
+            // The status line arrived, so the request surely reached the portal.
+            Failure::NotSent(m) => Failure::Lost(m),
+            other => other,
+        })?;
+        Ok((status, bytes.to_vec()))
+    }
+}
+
+fn build_http(config: &Config) -> Result<reqwest::blocking::Client, Error> {
+    let mut b = reqwest::blocking::Client::builder()
+        .connect_timeout(config.connect_timeout)
+        .timeout(config.timeout)
+        .pool_idle_timeout(Duration::from_secs(50))
+        .pool_max_idle_per_host(64)
+        .tcp_nodelay(true)
+        // A 302 means the portal moved; following it would turn POST into GET and lose the body.
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("bitrix24-1c/", env!("CARGO_PKG_VERSION")))
+        .tls_built_in_root_certs(true);
+    b = match &config.proxy {
+        Some(p) => b.proxy(reqwest::Proxy::all(p).map_err(|e| {
+            Error::invalid_input("INVALID_CONFIG", format!("proxy URL is invalid: {}", e.without_url()))
+        })?),
+        None => b.no_proxy(),
+    };
+    if let Some(path) = &config.ca_cert_path {
+        let pem = std::fs::read(path).map_err(|e| {
+            Error::invalid_input("INVALID_CONFIG", format!("cannot read ca_cert_path {path:?}: {e}"))
+        })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            Error::invalid_input("INVALID_CONFIG", format!("ca_cert_path {path:?} is not a PEM certificate: {e}"))
+        })?;
+        if certs.is_empty() {
+            return Err(Error::invalid_input("INVALID_CONFIG", format!("ca_cert_path {path:?} holds no certificate")));
+        }
+        for c in certs {
+            b = b.add_root_certificate(c);
+        }
+    }
+    b.build()
+        .map_err(|e| Error::new(ErrorKind::Transport, "HTTP_CLIENT", format!("cannot start the HTTP client: {}", describe(&e))))
+}
+
+fn classify(e: reqwest::Error) -> Failure {
+    let text = describe(&e);
+    if e.is_timeout() {
+        Failure::TimedOut(text)
+    } else if e.is_connect() {
+        Failure::NotSent(text)
+    } else {
+        Failure::Lost(text)
+    }
+}
+
+/// The error chain as one line, without the URL (it holds the secret).
+fn describe(e: &reqwest::Error) -> String {
+    let mut out = String::new();
+    let mut cur: Option<&dyn std::error::Error> = Some(e);
+    let mut depth = 0;
+    while let Some(err) = cur {
+        let msg = if depth == 0 {
+            // reqwest's own Display appends " for url (...)": strip it.
+            let s = err.to_string();
+            s.split(" for url (").next().unwrap_or_default().to_string()
+        } else {
+            err.to_string()
+        };
+        if !msg.is_empty() && !out.contains(&msg) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&msg);
+        }
+        cur = err.source();
+        depth += 1;
+        if depth > 8 {
+            break;
+        }
+    }
+    out
+}

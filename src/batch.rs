@@ -1,0 +1,269 @@
+//! `batch`: up to 50 commands per request; longer lists are split transparently, results keep
+//! the caller's names, and every per-command error is reported, never dropped.
+
+use crate::client::{validate_method, Client, Repeat};
+use crate::error::Error;
+use serde_json::{json, Map, Value};
+
+/// Bitrix runs at most this many commands per `batch` request.
+pub const BATCH_LIMIT: usize = 50;
+
+/// One command: its name and its `method?query` text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Command {
+    /// The caller's name for it (array input: its index).
+    pub name: String,
+    /// The method name.
+    pub method: String,
+    /// `method?query` as Bitrix expects it.
+    pub text: String,
+}
+
+/// The merged outcome of a (possibly split) batch.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BatchOutcome {
+    /// Bitrix's five maps, keyed by command name: `result`, `result_error`, `result_total`,
+    /// `result_next`, `result_time`.
+    pub maps: Map<String, Value>,
+    /// Commands that did not run (after a failure with `halt`): safe to send again.
+    pub not_executed: Vec<String>,
+    /// How many commands failed.
+    pub failed: usize,
+}
+
+/// Parses commands: a JSON object name → command or an array of commands, where a command is
+/// `"method?query"` or `{"method": "...", "params": {...}}`.
+pub fn parse_commands(input: &Value) -> Result<Vec<Command>, Error> {
+    let entries: Vec<(String, &Value)> = match input {
+        Value::Object(m) => m.iter().map(|(k, v)| (k.clone(), v)).collect(),
+        Value::Array(a) => a.iter().enumerate().map(|(i, v)| (i.to_string(), v)).collect(),
+        _ => return Err(Error::invalid_input("INVALID_COMMANDS", "commands must be a JSON object or array")),
+    };
+    if entries.is_empty() {
+        return Err(Error::invalid_input("INVALID_COMMANDS", "no commands given"));
+    }
+    entries
+        .into_iter()
+        .map(|(name, v)| {
+            if name.is_empty() || name.len() > 100 || name.contains(['[', ']', '&', '=', '?', '$']) {
+                return Err(Error::invalid_input("INVALID_COMMANDS", format!("command name {name:?} is not allowed")));
+            }
+            let (method, text) = match v {
+                Value::String(s) => {
+                    let method = s.split('?').next().unwrap_or("").to_string();
+                    (method, s.clone())
+                }
+                Value::Object(o) => {
+                    let method = o.get("method").and_then(Value::as_str).unwrap_or("").to_string();
+                    let query = match o.get("params") {
+                        None | Some(Value::Null) => String::new(),
+                        Some(p @ Value::Object(_)) => php_query(p),
+                        Some(_) => {
+                            return Err(Error::invalid_input("INVALID_COMMANDS", format!("command {name:?}: params must be an object")))
+                        }
+                    };
+                    let text = if query.is_empty() { method.clone() } else { format!("{method}?{query}") };
+                    (method, text)
+                }
+                _ => {
+                    return Err(Error::invalid_input(
+                        "INVALID_COMMANDS",
+                        format!("command {name:?} must be \"method?query\" or {{\"method\",\"params\"}}"),
+                    ))
+                }
+            };
+            validate_method(&method).map_err(|e| Error::invalid_input("INVALID_COMMANDS", format!("command {name:?}: {}", e.description)))?;
+            if method.eq_ignore_ascii_case("batch") {
+                return Err(Error::invalid_input("INVALID_COMMANDS", format!("command {name:?}: batch cannot be nested")));
+            }
+            Ok(Command { name, method, text })
+        })
+        .collect()
+}
+
+/// Runs the commands, 50 per request. With `halt`, the first failure stops everything after it.
+pub fn run(client: &Client, commands: &[Command], halt: bool) -> Result<BatchOutcome, Error> {
+    check_references(commands)?;
+    let mut out = BatchOutcome::default();
+    for key in ["result", "result_error", "result_total", "result_next", "result_time"] {
+        out.maps.insert(key.into(), Value::Object(Map::new()));
+    }
+    let chunks: Vec<&[Command]> = commands.chunks(BATCH_LIMIT).collect();
+    for (i, chunk) in chunks.iter().enumerate() {
+        let repeat = if chunk.iter().all(|c| Repeat::of_method(&c.method) == Repeat::Safe) { Repeat::Safe } else { Repeat::Unsafe };
+        let cmd: Map<String, Value> = chunk.iter().map(|c| (c.name.clone(), Value::String(c.text.clone()))).collect();
+        let resp = match client.call_with("batch", &json!({ "halt": if halt { 1 } else { 0 }, "cmd": cmd }), repeat) {
+            Ok(r) => r,
+            // A chunk that failed as a whole: earlier chunks' results are kept and reported.
+            Err(e) if i > 0 => {
+                let rest: Vec<String> = chunks[i..].iter().flat_map(|c| c.iter().map(|c| c.name.clone())).collect();
+                let details = json!({ "partial": partial_json(&out), "not_executed_or_unknown": rest });
+                return Err(e.with_details(details));
+            }
+            Err(e) => return Err(e),
+        };
+        let mut failed_here = false;
+        for key in ["result", "result_error", "result_total", "result_next", "result_time"] {
+            let src = as_map(resp.result.get(key));
+            let dst = out.maps.get_mut(key).and_then(Value::as_object_mut).expect("map created above");
+            for (name, mut v) in src {
+                if key == "result_error" {
+                    failed_here = true;
+                    out.failed += 1;
+                    v = enrich_error(v);
+                }
+                dst.insert(name, v);
+            }
+        }
+        let done = |name: &str| {
+            ["result", "result_error"].iter().any(|k| out.maps[*k].as_object().is_some_and(|m| m.contains_key(name)))
+        };
+        let missing: Vec<String> = chunk.iter().filter(|c| !done(&c.name)).map(|c| c.name.clone()).collect();
+        out.not_executed.extend(missing);
+        if halt && failed_here {
+            out.not_executed.extend(chunks[i + 1..].iter().flat_map(|c| c.iter().map(|c| c.name.clone())));
+            break;
+        }
+    }
+    Ok(out)
+}
+
+fn partial_json(out: &BatchOutcome) -> Value {
+    Value::Object(out.maps.clone())
+}
+
+/// PHP serialises a map with keys 0..n-1 as a JSON array; give callers one shape.
+fn as_map(v: Option<&Value>) -> Map<String, Value> {
+    match v {
+        Some(Value::Object(m)) => m.clone(),
+        Some(Value::Array(a)) => a.iter().enumerate().map(|(i, v)| (i.to_string(), v.clone())).collect(),
+        _ => Map::new(),
+    }
+}
+
+/// Adds the library's `kind` to a per-command error, keeping Bitrix's own keys.
+fn enrich_error(v: Value) -> Value {
+    let code = v.get("error").and_then(Value::as_str).unwrap_or("").to_string();
+    let desc = v.get("error_description").and_then(Value::as_str).unwrap_or("").to_string();
+    let kind = crate::client::bitrix_error(400, &code, &desc).kind;
+    let mut m = match v {
+        Value::Object(m) => m,
+        other => {
+            let mut m = Map::new();
+            m.insert("error".into(), other);
+            m
+        }
+    };
+    m.insert("kind".into(), json!(kind.as_str()));
+    Value::Object(m)
+}
+
+/// `$result[name]...` references resolve only inside one request; a reference across the
+/// 50-command split would silently resolve to something else on the portal.
+fn check_references(commands: &[Command]) -> Result<(), Error> {
+    if commands.len() <= BATCH_LIMIT {
+        return Ok(());
+    }
+    for (i, c) in commands.iter().enumerate() {
+        let lower = c.text.to_ascii_lowercase();
+        for prefix in ["$result[", "$next[", "$total[", "$time[", "$error["] {
+            let mut rest = lower.as_str();
+            let mut guard = 0;
+            while let Some(pos) = rest.find(prefix) {
+                guard += 1;
+                if guard > 1000 {
+                    break;
+                }
+                let after = &rest[pos + prefix.len()..];
+                let target = after.split(']').next().unwrap_or("");
+                if let Some(j) = commands.iter().position(|c| c.name.eq_ignore_ascii_case(target)) {
+                    if j / BATCH_LIMIT != i / BATCH_LIMIT {
+                        return Err(Error::invalid_input(
+                            "CROSS_BATCH_REFERENCE",
+                            format!("command {:?} refers to {:?}, which lands in another request of 50; keep chained commands within 50", c.name, commands[j].name),
+                        ));
+                    }
+                }
+                rest = after;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Encodes parameters the way PHP's `http_build_query` does (`a[b][0]=x`), percent-encoding
+/// everything but unreserved characters, so `+` in phone numbers survives.
+pub fn php_query(params: &Value) -> String {
+    let mut parts = Vec::new();
+    if let Value::Object(m) = params {
+        for (k, v) in m {
+            encode_into(&mut parts, &pct(k), v);
+        }
+    }
+    parts.join("&")
+}
+
+fn encode_into(parts: &mut Vec<String>, prefix: &str, v: &Value) {
+    match v {
+        Value::Null => {} // PHP skips nulls; sending "" would clear the field instead
+        Value::Bool(b) => parts.push(format!("{prefix}={}", if *b { 1 } else { 0 })),
+        Value::Number(n) => parts.push(format!("{prefix}={n}")),
+        Value::String(s) => parts.push(format!("{prefix}={}", pct(s))),
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                encode_into(parts, &format!("{prefix}%5B{i}%5D"), x);
+            }
+        }
+        Value::Object(m) => {
+            for (k, x) in m {
+                encode_into(parts, &format!("{prefix}%5B{}%5D", pct(k)), x);
+            }
+        }
+    }
+}
+
+fn pct(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_encoding() {
+        let q = php_query(&json!({"id": 5, "fields": {"PHONE": [{"VALUE": "+374 98", "VALUE_TYPE": "WORK"}], "X": null, "B": true}}));
+        assert_eq!(q, "id=5&fields%5BPHONE%5D%5B0%5D%5BVALUE%5D=%2B374%2098&fields%5BPHONE%5D%5B0%5D%5BVALUE_TYPE%5D=WORK&fields%5BB%5D=1");
+    }
+
+    #[test]
+    fn commands() {
+        let c = parse_commands(&json!({"a": "crm.contact.get?id=1", "b": {"method": "user.get", "params": {"ID": 1}}})).unwrap();
+        assert_eq!(c[1].text, "user.get?ID=1");
+        let c = parse_commands(&json!(["scope", "user.get"])).unwrap();
+        assert_eq!(c[1].name, "1");
+        assert!(parse_commands(&json!({"a": "../x"})).is_err());
+        assert!(parse_commands(&json!({"a": "batch?cmd[x]=scope"})).is_err());
+        assert!(parse_commands(&json!({})).is_err());
+        assert!(parse_commands(&json!({"a": 5})).is_err());
+    }
+
+    #[test]
+    fn cross_chunk_reference_rejected() {
+        let mut v = Map::new();
+        for i in 0..60 {
+            v.insert(format!("c{i}"), json!("user.get"));
+        }
+        v.insert("late".into(), json!("user.get?ID=$result[c0][0][ID]"));
+        let c = parse_commands(&Value::Object(v)).unwrap();
+        assert_eq!(check_references(&c).unwrap_err().code, "CROSS_BATCH_REFERENCE");
+    }
+}
