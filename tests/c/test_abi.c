@@ -1,0 +1,135 @@
+/*
+ * Calls every export of the C ABI against a running emulator, checks the envelopes, and frees
+ * everything it is given. Built with -Wall -Wextra -Werror and run under valgrind by
+ * tests/c_abi.rs.   usage: test_abi WEBHOOK_URL USER_GUID
+ */
+#include "bitrix24_1c.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures = 0;
+static int checks = 0;
+
+#define CHECK(cond, what)                                                   \
+    do {                                                                    \
+        checks++;                                                           \
+        if (!(cond)) {                                                      \
+            failures++;                                                     \
+            fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, what);  \
+        }                                                                   \
+    } while (0)
+
+/* Checks an envelope for a substring, then frees it. */
+static void expect(char *envelope, const char *needle, const char *what) {
+    CHECK(envelope != NULL, what);
+    if (envelope == NULL) return;
+    if (strstr(envelope, needle) == NULL) {
+        fprintf(stderr, "  %s: %s lacks %s\n", what, envelope, needle);
+        CHECK(0, what);
+    } else {
+        checks++;
+    }
+    b24_string_free(envelope);
+}
+
+/* Returns the integer `result` of a success envelope (0 when absent), then frees it. */
+static int64_t take_id(char *envelope, const char *what) {
+    long long id = 0;
+    const char *p = envelope ? strstr(envelope, "\"result\":") : NULL;
+    if (p == NULL || sscanf(p + 9, "%lld", &id) != 1 || id <= 0) {
+        fprintf(stderr, "  %s: %s\n", what, envelope ? envelope : "(null)");
+        CHECK(0, what);
+    }
+    b24_string_free(envelope);
+    return (int64_t)id;
+}
+
+static void *hammer(void *arg) {
+    const B24Client *client = (const B24Client *)arg;
+    for (int i = 0; i < 10; i++) {
+        char *r = b24_call(client, "scope", NULL);
+        if (r == NULL || strstr(r, "\"ok\":true") == NULL) {
+            __atomic_add_fetch(&failures, 1, __ATOMIC_SEQ_CST);
+        }
+        b24_string_free(r);
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s WEBHOOK_URL USER_GUID\n", argv[0]);
+        return 2;
+    }
+    char config[512];
+    snprintf(config, sizeof config, "{\"webhook_url\":\"%s\",\"rate_limit\":false}", argv[1]);
+
+    CHECK(strcmp(b24_version(), B24_VERSION) == 0, "version matches the header");
+
+    char *error = NULL;
+    B24Client *bad = b24_client_new("{\"webhook_url\":\"ftp://x\"}", &error);
+    CHECK(bad == NULL, "bad config gives NULL");
+    expect(error, "INVALID_WEBHOOK_URL", "bad config error envelope");
+    CHECK(b24_client_new(NULL, NULL) == NULL, "NULL config, NULL error pointer");
+
+    error = NULL;
+    B24Client *client = b24_client_new(config, &error);
+    CHECK(client != NULL && error == NULL, "client created");
+    if (client == NULL) return 1;
+
+    expect(b24_call(client, "scope", NULL), "\"crm\"", "b24_call scope");
+    expect(b24_call(client, "crm.contact.list", "{\"start\":-1}"), "\"ok\":true", "b24_call list");
+    expect(b24_call(client, "../etc", NULL), "INVALID_METHOD", "method injection refused");
+    expect(b24_get_user_by_guid(client, argv[2]), "\"ok\":true", "b24_get_user_by_guid");
+    expect(b24_get_user_by_guid(client, "unknown-guid"), "USER_NOT_FOUND", "unknown GUID");
+
+    expect(b24_company_fields(client), "\"TITLE\"", "b24_company_fields");
+    expect(b24_contact_fields(client), "UF_CRM_1707822731302", "b24_contact_fields");
+
+    int64_t company = take_id(b24_create_company(client,
+        "{\"fields\":{\"TITLE\":\"Կազմակերպություն\",\"PHONE\":[{\"VALUE\":\"+37498888888\"}],"
+        "\"UF_CRM_1707823223708\":[{\"fileData\":[\"test1.txt\",\"AA==\"]}]}}"), "b24_create_company");
+    char fields[512];
+    snprintf(fields, sizeof fields,
+             "{\"fields\":{\"NAME\":\"Անուն\",\"LAST_NAME\":\"Фамилия\",\"COMPANY\":[\"%lld\"],"
+             "\"PHONE\":[{\"VALUE\":\"+37498888888\"}],\"EMAIL\":[{\"VALUE\":\"test1@gmail.com\"}]}}",
+             (long long)company);
+    int64_t contact = take_id(b24_create_contact(client, fields), "b24_create_contact");
+
+    expect(b24_get_contact(client, contact), "\"NAME\":\"Անուն\"", "b24_get_contact round-trips Armenian");
+    expect(b24_update_contact(client, contact, "{\"LAST_NAME\":\"Ազգանուն\"}"), "\"result\":true", "b24_update_contact");
+    expect(b24_get_contact(client, contact), "\"LAST_NAME\":\"Ազգանուն\"", "update visible");
+    expect(b24_get_company(client, company), "\"TITLE\":\"Կազմակերպություն\"", "b24_get_company");
+    expect(b24_update_company(client, company, "{\"fields\":{\"TITLE\":\"Новое\"}}"), "\"result\":true", "b24_update_company");
+
+    expect(b24_batch(client, "{\"a\":\"scope\",\"b\":\"crm.contact.get?id=999999\"}", false),
+           "\"failed\":1", "b24_batch reports a per-command error");
+    expect(b24_batch(client, "[\"scope\",\"scope\"]", true), "\"not_executed\":[]", "b24_batch array form");
+
+    /* Bad input: clear envelopes, no crash. */
+    expect(b24_create_contact(NULL, "{}"), "NULL_ARGUMENT", "NULL client");
+    expect(b24_create_contact(client, NULL), "NULL_ARGUMENT", "NULL fields");
+    expect(b24_create_contact(client, "{\"NAME\":\"\xff\"}"), "INVALID_UTF8", "non-UTF-8");
+    expect(b24_create_contact(client, "{oops"), "INVALID_JSON", "invalid JSON");
+    expect(b24_get_company(client, 0), "INVALID_ID", "id 0");
+    expect(b24_delete_contact(client, -7), "INVALID_ID", "negative id");
+
+    /* One client, several threads. */
+    pthread_t threads[4];
+    for (int i = 0; i < 4; i++) pthread_create(&threads[i], NULL, hammer, client);
+    for (int i = 0; i < 4; i++) pthread_join(threads[i], NULL);
+
+    expect(b24_delete_contact(client, contact), "\"result\":true", "b24_delete_contact");
+    expect(b24_delete_company(client, company), "\"result\":true", "b24_delete_company");
+    expect(b24_get_contact(client, contact), "\"kind\":\"not_found\"", "deleted contact is gone");
+
+    b24_client_free(client);
+    b24_client_free(NULL);
+    b24_string_free(NULL);
+
+    printf("c_abi: %d passed, %d failed\n", checks - failures, failures);
+    return failures == 0 ? 0 : 1;
+}

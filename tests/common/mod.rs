@@ -1,0 +1,106 @@
+//! Shared helpers for the integration tests: an emulator per test, and envelope checks that
+//! also assert the webhook secret never leaks into anything the library returns.
+#![allow(dead_code)]
+
+use b24_emulator::{Bucket, Emulator, EmulatorConfig};
+use bitrix24_1c::api::{self, Reply};
+use bitrix24_1c::Client;
+use serde_json::{json, Value};
+
+/// The emulator's secret in every test (a long token, so a leak cannot match by accident).
+pub const SECRET: &str = "s3cretWebhookToken0042xyz";
+
+/// Starts an emulator with the given bucket (None: no portal-side limit).
+pub fn emulator(bucket: Option<Bucket>) -> Emulator {
+    let cfg = EmulatorConfig { secret: SECRET.into(), bucket, ..EmulatorConfig::default() };
+    Emulator::start(cfg).expect("emulator starts")
+}
+
+/// A client for `emu` with extra config keys merged in (default: no client-side limit).
+pub fn client_with(emu: &Emulator, extra: Value) -> Client {
+    let mut cfg = json!({ "webhook_url": emu.webhook_url(), "rate_limit": false, "timeout_secs": 10 });
+    if let Value::Object(m) = extra {
+        for (k, v) in m {
+            cfg[k] = v;
+        }
+    }
+    api::new_client(&cfg.to_string()).expect("client builds")
+}
+
+/// An emulator without limits and a client for it.
+pub fn setup() -> (Emulator, Client) {
+    let emu = emulator(None);
+    let c = client_with(&emu, json!({}));
+    (emu, c)
+}
+
+/// Renders the envelope, checks it is JSON without the secret, and returns it parsed.
+pub fn env(reply: &Reply) -> Value {
+    let text = api::envelope(reply);
+    assert!(!text.contains(SECRET), "secret leaked: {text}");
+    serde_json::from_str(&text).expect("envelope is JSON")
+}
+
+/// The `result` of a successful envelope (panics with the envelope otherwise).
+pub fn ok(reply: Reply) -> Value {
+    let v = env(&reply);
+    assert_eq!(v["ok"], json!(true), "expected success: {v}");
+    v["result"].clone()
+}
+
+/// The `error` of a failed envelope (panics with the envelope otherwise).
+pub fn err(reply: Reply) -> Value {
+    let v = env(&reply);
+    assert_eq!(v["ok"], json!(false), "expected failure: {v}");
+    v["error"].clone()
+}
+
+/// The customer's contact example (spec, "Создать контакт"), with the company link given.
+pub fn spec_contact(company_id: &str) -> Value {
+    json!({
+        "fields": {
+            "NAME": "Անուն", "LAST_NAME": "Ազգանուն", "SECOND_NAME": "Հայրանուն",
+            "PHONE": [{"VALUE": "+37498888888"}, {"VALUE": "+37498888888"}],
+            "EMAIL": [{"VALUE": "test1@gmail.com"}, {"VALUE": "test2@gmail.com"}],
+            "UF_CRM_1721896329420": "Իրավաբանական հասցե",
+            "UF_CRM_1723108337023": "Գործունեության հասցե",
+            "UF_CRM_664DBFBD43D75": ["Կայանի տեղադրման հասցե 1", "Կայանի տեղադրման հասցե 2"],
+            "UF_CRM_1707822379207": "Անձնագիր",
+            "UF_CRM_1707822426950": "2024-08-08T14:05:21+04:00",
+            "UF_CRM_1707822448806": "Ում կողմից",
+            "UF_CRM_1707822458574": "ՀԾՀ",
+            "UF_CRM_1707822731302": "464",
+            "UF_CRM_1707822585830": "Հ/Հ",
+            "COMPANY": [company_id],
+            "TYPE_ID": "UC_DIUN9M",
+            "COMMENTS": "Մեկնաբանություն",
+            "ASSIGNED_BY_ID": "1",
+            "UF_CRM_1707822691457": [{"fileData": ["test1.txt", "AA=="]}, {"fileData": ["test2.txt", "AA=="]}],
+            "UF_CRM_1723100443089": "GUID ID Contact",
+            "UF_CRM_1723100456115": "CODE Contact "
+        }
+    })
+}
+
+/// The customer's company example (spec, "Создать компанию").
+pub fn spec_company() -> Value {
+    json!({
+        "fields": {
+            "TITLE": "Կազմակերպության անվանում",
+            "UF_CRM_1721909503670": "Աշխատանքային անվանում",
+            "PHONE": [{"VALUE": "+37498888888"}, {"VALUE": "+37498888889"}],
+            "EMAIL": [{"VALUE": "test1@gmail.com"}, {"VALUE": "test2@gmail.com"}],
+            "UF_CRM_1721896430796": "Իրավաբանական հասցե",
+            "UF_CRM_1721896453819": "Գործունեության  հասցե",
+            "UF_CRM_1707823114526": "ՀՎՀՀ",
+            "UF_CRM_1707823136855": "259",
+            "UF_CRM_1707823142254": "Հ/Հ",
+            "UF_CRM_664DBFBD53217": ["Կայանի տեղադրման հասցե 1", "Կայանի տեղադրման հասցե 2"],
+            "COMMENTS": "COMMENTS",
+            "ASSIGNED_BY_ID": "1",
+            "UF_CRM_1707823223708": [{"fileData": ["test1.txt", "AA=="]}, {"fileData": ["test2.txt", "AA=="]}],
+            "UF_CRM_1723100322669": "CODE Company",
+            "UF_CRM_1723100288587": "GUID ID Company"
+        }
+    })
+}
