@@ -1,1 +1,372 @@
-//! emulator
+//! A local emulator of the Bitrix24 REST API v2 (inbound webhooks): a real HTTP/1.1 server on
+//! loopback with the portal's wire quirks, limits and injectable faults. It backs the project's
+//! tests, demo and benchmarks. Behaviour follows `shared/reference/bitrix24-rest.md`; see
+//! README.md for what is emulated and the deliberate deviations.
+
+mod api;
+mod crm;
+mod filter;
+mod http;
+mod php;
+mod rest;
+mod time;
+mod users;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+pub use php::{json_encode as php_json_encode, parse_str as php_parse_str};
+
+/// Leaky-bucket request limit (reference §4.1): each request adds 1, the counter drains
+/// `drain_per_sec`, a request that would push it above `size` gets 503.
+#[derive(Clone, Copy, Debug)]
+pub struct Bucket {
+    pub size: f64,
+    pub drain_per_sec: f64,
+}
+
+/// Emulator settings. `Default` gives the cloud's standard-plan behaviour on loopback.
+#[derive(Clone, Debug)]
+pub struct EmulatorConfig {
+    /// Webhook user part of the URL (also the ID of the seeded owner user).
+    pub user_id: String,
+    /// Webhook secret (only `[A-Za-z0-9]`).
+    pub secret: String,
+    /// Request-rate bucket; `None` disables it.
+    pub bucket: Option<Bucket>,
+    /// Scopes granted to the webhook.
+    pub scopes: Vec<String>,
+    /// Refuse plain-http webhook calls with 401 `INVALID_REQUEST` (§1.5). A request with
+    /// `X-Forwarded-Proto: https` counts as https.
+    pub require_https: bool,
+    /// Per-method operating budget (seconds per 10 minutes, §4.2); `None` = limiter off.
+    pub operating_limit_secs: Option<f64>,
+    /// Listen address.
+    pub bind: SocketAddr,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig {
+            user_id: "1".into(),
+            secret: "emulatorsecret0123456789".into(),
+            bucket: Some(Bucket {
+                size: 50.0,
+                drain_per_sec: 2.0,
+            }),
+            scopes: vec!["crm".into(), "user".into()],
+            require_https: false,
+            operating_limit_secs: None,
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        }
+    }
+}
+
+/// Entity types of the legacy CRM methods.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EntityKind {
+    Contact,
+    Company,
+}
+
+/// Counters since start or the last `reset_stats`.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    /// HTTP requests received (parsed), any path.
+    pub requests: u64,
+    /// Requests refused with 503 by the bucket (not by injected faults).
+    pub limited: u64,
+    /// Lower-case method name (no `.json`) -> count; batch sub-commands counted too.
+    pub by_method: HashMap<String, u64>,
+    /// Highest level the bucket counter reached.
+    pub max_bucket_level: f64,
+}
+
+/// A queued fault: hits the next `times` requests whose method matches.
+#[derive(Clone, Debug)]
+pub struct Fault {
+    /// Lower-case method name (`"batch"` for batches); `None` matches any REST call.
+    pub method: Option<String>,
+    pub times: u32,
+    pub action: FaultAction,
+}
+
+/// What an injected fault does to a request.
+#[derive(Clone, Debug)]
+pub enum FaultAction {
+    /// 503 `QUERY_LIMIT_EXCEEDED` without executing.
+    QueryLimit,
+    /// This status with an HTML body (a balancer page), without executing.
+    HtmlError(u16),
+    /// Read the request, then reset the connection without executing.
+    ResetBeforeExecute,
+    /// Execute (commit), then reset the connection without answering.
+    ResetAfterExecute,
+    /// Sleep, then execute and answer normally (the sleep counts as processing time).
+    Delay(Duration),
+    /// Execute, send the full `Content-Length` but half the body, then close.
+    TruncatedBody,
+    /// This status with an empty body, without executing.
+    EmptyBody(u16),
+    /// 429 `OPERATION_TIME_LIMIT` without executing.
+    OperationTimeLimit,
+}
+
+pub(crate) struct BucketState {
+    pub cfg: Option<Bucket>,
+    pub level: f64,
+    pub last: Instant,
+}
+
+impl BucketState {
+    /// Take one token; `false` means refuse. Refused requests add nothing.
+    pub fn take(&mut self) -> (bool, f64) {
+        let Some(b) = self.cfg else {
+            return (true, 0.0);
+        };
+        let now = Instant::now();
+        let el = now.duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.level = (self.level - el * b.drain_per_sec).max(0.0);
+        if self.level + 1.0 > b.size + 1e-9 {
+            return (false, self.level);
+        }
+        self.level += 1.0;
+        (true, self.level)
+    }
+}
+
+/// Per-method operating time in one-minute slots (§4.2).
+#[derive(Default)]
+pub(crate) struct Operating {
+    /// method -> (minute index, first call in that minute, seconds used)
+    pub slots: HashMap<String, VecDeque<(i64, f64, f64)>>,
+}
+
+impl Operating {
+    fn prune(q: &mut VecDeque<(i64, f64, f64)>, now: f64) {
+        let min = (now / 60.0).floor() as i64;
+        while q.front().map(|s| s.0 <= min - 10).unwrap_or(false) {
+            q.pop_front();
+        }
+    }
+    /// (sum, reset_at) for a method.
+    pub fn status(&mut self, method: &str, now: f64) -> (f64, Option<i64>) {
+        let Some(q) = self.slots.get_mut(method) else {
+            return (0.0, None);
+        };
+        Self::prune(q, now);
+        let sum = q.iter().map(|s| s.2).sum();
+        (sum, q.front().map(|s| (s.1 + 600.0) as i64))
+    }
+    pub fn add(&mut self, method: &str, now: f64, secs: f64) {
+        let q = self.slots.entry(method.to_string()).or_default();
+        Self::prune(q, now);
+        let min = (now / 60.0).floor() as i64;
+        match q.back_mut() {
+            Some(s) if s.0 == min => s.2 += secs,
+            _ => q.push_back((min, now, secs)),
+        }
+    }
+}
+
+pub(crate) struct Shared {
+    pub cfg: EmulatorConfig,
+    pub store: Mutex<crm::Store>,
+    pub bucket: Mutex<BucketState>,
+    pub faults: Mutex<VecDeque<Fault>>,
+    pub stats: Mutex<Stats>,
+    pub operating: Mutex<Operating>,
+    pub shutdown: AtomicBool,
+    pub live_conns: AtomicUsize,
+}
+
+/// Lock ignoring poisoning: a panicking connection thread must not wedge the emulator.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    /// Pop the first queued fault matching `method` (consumed in queue order).
+    pub fn take_fault(&self, method: &str) -> Option<FaultAction> {
+        let mut q = lock(&self.faults);
+        let pos = q.iter().position(|f| {
+            f.times > 0
+                && f.method
+                    .as_deref()
+                    .map(|m| m.eq_ignore_ascii_case(method))
+                    .unwrap_or(true)
+        })?;
+        let f = &mut q[pos];
+        f.times -= 1;
+        let action = f.action.clone();
+        if f.times == 0 {
+            q.remove(pos);
+        }
+        Some(action)
+    }
+}
+
+/// A running emulator. The server lives on background threads; dropping it stops them.
+pub struct Emulator {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl Emulator {
+    /// Bind and start serving.
+    pub fn start(config: EmulatorConfig) -> std::io::Result<Emulator> {
+        let listener = TcpListener::bind(config.bind)?;
+        let addr = listener.local_addr()?;
+        let mut store = crm::Store::new(&config.user_id);
+        store.add_user(&serde_json::json!({
+            "ID": config.user_id.parse::<u64>().unwrap_or(1),
+            "NAME": "Admin",
+            "LAST_NAME": "",
+            "EMAIL": "admin@example.com",
+            "ACTIVE": true,
+        }));
+        let shared = Arc::new(Shared {
+            bucket: Mutex::new(BucketState {
+                cfg: config.bucket,
+                level: 0.0,
+                last: Instant::now(),
+            }),
+            cfg: config,
+            store: Mutex::new(store),
+            faults: Mutex::new(VecDeque::new()),
+            stats: Mutex::new(Stats::default()),
+            operating: Mutex::new(Operating::default()),
+            shutdown: AtomicBool::new(false),
+            live_conns: AtomicUsize::new(0),
+        });
+        let sh = shared.clone();
+        let accept = std::thread::Builder::new()
+            .name("b24-emulator-accept".into())
+            .spawn(move || http::accept_loop(listener, sh))?;
+        Ok(Emulator {
+            shared,
+            addr,
+            accept: Some(accept),
+        })
+    }
+
+    /// Start with `EmulatorConfig::default()` (bucket 50/2 on).
+    pub fn start_default() -> std::io::Result<Emulator> {
+        Emulator::start(EmulatorConfig::default())
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    fn host(&self) -> String {
+        match self.addr.ip() {
+            ip if ip.is_unspecified() => "127.0.0.1".into(),
+            std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+            ip => ip.to_string(),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn base_url(&self) -> String {
+        format!("http://{}:{}", self.host(), self.port())
+    }
+
+    /// `http://127.0.0.1:PORT/rest/USER/SECRET/`
+    pub fn webhook_url(&self) -> String {
+        format!(
+            "{}/rest/{}/{}/",
+            self.base_url(),
+            self.shared.cfg.user_id,
+            self.shared.cfg.secret
+        )
+    }
+
+    /// Reconfigure the bucket live; the counter restarts at zero.
+    pub fn set_bucket(&self, bucket: Option<Bucket>) {
+        let mut b = lock(&self.shared.bucket);
+        b.cfg = bucket;
+        b.level = 0.0;
+        b.last = Instant::now();
+    }
+
+    /// Queue a fault. Faults are consumed in order by matching REST requests.
+    pub fn inject(&self, fault: Fault) {
+        if fault.times > 0 {
+            lock(&self.shared.faults).push_back(fault);
+        }
+    }
+
+    /// Drop all queued faults.
+    pub fn clear_faults(&self) {
+        lock(&self.shared.faults).clear();
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> Stats {
+        lock(&self.shared.stats).clone()
+    }
+
+    /// Zero the counters.
+    pub fn reset_stats(&self) {
+        *lock(&self.shared.stats) = Stats::default();
+    }
+
+    /// Insert a user (fields as `user.get` shows them; `UF_USR_*` allowed). Returns its ID.
+    pub fn add_user(&self, user: serde_json::Value) -> String {
+        lock(&self.shared.store).add_user(&user)
+    }
+
+    /// What `crm.X.get` would return, read directly (no HTTP, no limits).
+    pub fn entity(&self, kind: EntityKind, id: u64) -> Option<serde_json::Value> {
+        lock(&self.shared.store).get_value(kind, id)
+    }
+
+    /// Number of stored entities of a kind.
+    pub fn entity_count(&self, kind: EntityKind) -> usize {
+        lock(&self.shared.store).count(kind)
+    }
+
+    /// Content of an uploaded file.
+    pub fn file_bytes(&self, file_id: u64) -> Option<Vec<u8>> {
+        lock(&self.shared.store)
+            .file(file_id)
+            .map(|f| f.bytes.clone())
+    }
+
+    /// Stop the server and wait (briefly) for connection threads.
+    pub fn shutdown(self) {
+        drop(self)
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.shared.shutdown.store(true, Ordering::SeqCst);
+        // Wake the blocking accept().
+        let wake = SocketAddr::new(
+            if self.addr.ip().is_unspecified() {
+                std::net::IpAddr::from([127, 0, 0, 1])
+            } else {
+                self.addr.ip()
+            },
+            self.addr.port(),
+        );
+        let _ = TcpStream::connect_timeout(&wake, Duration::from_millis(500));
+        if let Some(h) = self.accept.take() {
+            let _ = h.join();
+        }
+        // Connection threads poll the flag every read timeout; give them a moment.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while self.shared.live_conns.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}

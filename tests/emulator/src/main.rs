@@ -1,1 +1,64 @@
-fn main() {}
+//! Standalone emulator: `b24-emulator [--port 8080] [--bind 127.0.0.1] [--secret S] [--user 1]
+//! [--bucket 50:2 | --no-bucket] [--https-required] [--operating 480]`.
+//! Prints `webhook: URL` and serves until killed.
+
+use b24_emulator::{Bucket, Emulator, EmulatorConfig};
+use std::net::{IpAddr, SocketAddr};
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: b24-emulator [--port 8080] [--bind 127.0.0.1] [--secret S] [--user 1] \
+         [--bucket SIZE:DRAIN | --no-bucket] [--https-required] [--operating SECS]"
+    );
+    std::process::exit(2)
+}
+
+fn main() {
+    let mut cfg = EmulatorConfig::default();
+    let mut ip: IpAddr = [127, 0, 0, 1].into();
+    let mut port: u16 = 8080;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut val = || args.next().unwrap_or_else(|| usage());
+        match a.as_str() {
+            "--port" => port = val().parse().unwrap_or_else(|_| usage()),
+            "--bind" => ip = val().parse().unwrap_or_else(|_| usage()),
+            "--secret" => {
+                let s = val();
+                if s.is_empty() || !s.chars().all(|c| c.is_ascii_alphanumeric()) {
+                    eprintln!("--secret must be [A-Za-z0-9]+");
+                    std::process::exit(2);
+                }
+                cfg.secret = s;
+            }
+            "--user" => cfg.user_id = val(),
+            "--bucket" => {
+                let v = val();
+                let (s, d) = v.split_once(':').unwrap_or_else(|| usage());
+                cfg.bucket = Some(Bucket {
+                    size: s.parse().unwrap_or_else(|_| usage()),
+                    drain_per_sec: d.parse().unwrap_or_else(|_| usage()),
+                });
+            }
+            "--no-bucket" => cfg.bucket = None,
+            "--https-required" => cfg.require_https = true,
+            "--operating" => cfg.operating_limit_secs = Some(val().parse().unwrap_or_else(|_| usage())),
+            "-h" | "--help" => usage(),
+            _ => usage(),
+        }
+    }
+    cfg.bind = SocketAddr::new(ip, port);
+    let emu = match Emulator::start(cfg) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("b24-emulator: cannot bind: {e}");
+            std::process::exit(1);
+        }
+    };
+    println!("webhook: {}", emu.webhook_url());
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    loop {
+        std::thread::park();
+    }
+}

@@ -1,0 +1,186 @@
+//! List filters with Bitrix operator prefixes (reference §6.1 list, §6.2).
+
+use crate::php;
+use serde_json::Value;
+use std::cmp::Ordering;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    Ne,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+    In,
+    NotIn,
+    Contains,
+    NotContains,
+    Like,
+}
+
+/// How values of a field compare.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Num,
+    Str,
+    /// ISO date-time strings in the portal zone; compared as normalised strings.
+    Date,
+}
+
+/// Split an operator prefix off a filter key: `>=ID` -> (Ge, "ID").
+pub fn split_op(key: &str) -> (Op, &str) {
+    const TWO: [(&str, Op); 7] = [
+        (">=", Op::Ge),
+        ("<=", Op::Le),
+        ("!@", Op::NotIn),
+        ("=%", Op::Like),
+        ("%=", Op::Like),
+        ("!=", Op::Ne),
+        ("!%", Op::NotContains),
+    ];
+    for (p, op) in TWO {
+        if let Some(r) = key.strip_prefix(p) {
+            return (op, r);
+        }
+    }
+    const ONE: [(&str, Op); 6] = [
+        (">", Op::Gt),
+        ("<", Op::Lt),
+        ("@", Op::In),
+        ("%", Op::Contains),
+        ("=", Op::Eq),
+        ("!", Op::Ne),
+    ];
+    for (p, op) in ONE {
+        if let Some(r) = key.strip_prefix(p) {
+            return (op, r);
+        }
+    }
+    (Op::Eq, key)
+}
+
+fn wanted(v: &Value) -> Vec<String> {
+    match php::as_list(v) {
+        Some(l) => l.into_iter().map(php::strval).collect(),
+        None => vec![php::strval(v)],
+    }
+}
+
+fn norm(kind: Kind, s: &str) -> String {
+    match kind {
+        Kind::Date => crate::time::parse_datetime(s)
+            .map(crate::time::iso)
+            .unwrap_or_else(|| s.to_string()),
+        _ => s.to_string(),
+    }
+}
+
+fn num(s: &str) -> f64 {
+    s.trim().parse::<f64>().unwrap_or(0.0)
+}
+
+fn cmp(kind: Kind, a: &str, b: &str) -> Ordering {
+    match kind {
+        Kind::Num => num(a).partial_cmp(&num(b)).unwrap_or(Ordering::Equal),
+        // MySQL's default collations compare case-insensitively.
+        _ => a.to_lowercase().cmp(&b.to_lowercase()),
+    }
+}
+
+/// SQL LIKE with `%` and `_`, case-insensitive.
+pub fn like(pattern: &str, s: &str) -> bool {
+    let p: Vec<char> = pattern.to_lowercase().chars().collect();
+    let t: Vec<char> = s.to_lowercase().chars().collect();
+    let (mut pi, mut ti) = (0usize, 0usize);
+    let (mut star, mut mark) = (None::<usize>, 0usize);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '_' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '%' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(sp) = star {
+            pi = sp + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '%' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+/// Does a field with values `vals` (empty = NULL) pass `op filter_value`?
+pub fn test(op: Op, kind: Kind, vals: &[String], fv: &Value) -> bool {
+    let want: Vec<String> = wanted(fv).iter().map(|w| norm(kind, w)).collect();
+    let eq = || {
+        if want.len() == 1 && want[0].is_empty() {
+            // `FIELD => ""` selects empty/NULL values.
+            return vals.iter().all(|v| v.is_empty());
+        }
+        vals.iter()
+            .any(|v| want.iter().any(|w| cmp(kind, v, w) == Ordering::Equal))
+    };
+    match op {
+        Op::Eq | Op::In => eq(),
+        Op::Ne | Op::NotIn => !eq(),
+        Op::Gt | Op::Ge | Op::Lt | Op::Le => {
+            let Some(w) = want.first() else { return false };
+            vals.iter().filter(|v| !v.is_empty()).any(|v| {
+                let o = cmp(kind, v, w);
+                match op {
+                    Op::Gt => o == Ordering::Greater,
+                    Op::Ge => o != Ordering::Less,
+                    Op::Lt => o == Ordering::Less,
+                    _ => o != Ordering::Greater,
+                }
+            })
+        }
+        Op::Contains | Op::NotContains => {
+            let hit = want.iter().any(|w| {
+                w.is_empty() || {
+                    let w = w.to_lowercase();
+                    vals.iter().any(|v| v.to_lowercase().contains(&w))
+                }
+            });
+            (op == Op::Contains) == hit
+        }
+        Op::Like => want.iter().any(|w| vals.iter().any(|v| like(w, v))),
+    }
+}
+
+/// Compare two rows' values for ORDER BY (NULLs first, as MySQL does ascending).
+pub fn order_cmp(kind: Kind, a: Option<&str>, b: Option<&str>) -> Ordering {
+    match (a, b) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Less,
+        (Some(_), None) => Ordering::Greater,
+        (Some(x), Some(y)) => cmp(kind, x, y),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ops() {
+        assert_eq!(split_op(">=ID"), (Op::Ge, "ID"));
+        assert_eq!(split_op("!@ID"), (Op::NotIn, "ID"));
+        assert_eq!(split_op("NAME"), (Op::Eq, "NAME"));
+        let v = vec!["10".to_string()];
+        assert!(test(Op::Gt, Kind::Num, &v, &json!("9")));
+        assert!(!test(Op::Gt, Kind::Str, &v, &json!("9")));
+        assert!(test(Op::In, Kind::Num, &v, &json!([1, 10])));
+        assert!(like("an%", "Anna"));
+        assert!(!like("an_", "Anna"));
+        assert!(test(Op::Eq, Kind::Str, &[], &json!("")));
+    }
+}
