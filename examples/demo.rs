@@ -22,7 +22,11 @@ fn take(step: &str, p: *mut c_char) -> Value {
     unsafe { b24_string_free(p) };
     let v: Value = serde_json::from_str(&text).expect("envelopes are JSON");
     let shown = serde_json::to_string(&v).unwrap_or_default();
-    let shown: String = if shown.chars().count() > 300 { shown.chars().take(300).collect::<String>() + "…" } else { shown };
+    let shown: String = if shown.chars().count() > 300 {
+        shown.chars().take(300).collect::<String>() + "…"
+    } else {
+        shown
+    };
     println!("{:<32} {}", step, shown);
     v
 }
@@ -40,18 +44,29 @@ fn ok_result(v: &Value) -> Value {
 }
 
 fn main() {
-    let real = std::env::var("B24_WEBHOOK_URL").ok().filter(|s| !s.is_empty());
+    let real = std::env::var("B24_WEBHOOK_URL")
+        .ok()
+        .filter(|s| !s.is_empty());
     let emulator;
     let (webhook, guid) = match &real {
         Some(url) => (url.clone(), std::env::var("B24_USER_GUID").ok()),
         None => {
-            emulator = b24_emulator::Emulator::start_default().expect("the emulator starts on 127.0.0.1");
+            emulator =
+                b24_emulator::Emulator::start_default().expect("the emulator starts on 127.0.0.1");
             let guid = "9d1f4e5a-1c2b-4d3e-8f90-a1b2c3d4e5f6".to_string();
             emulator.add_user(json!({"NAME": "Армен", "LAST_NAME": "Петросян", "EMAIL": "armen@example.com", "ACTIVE": true, "UF_USR_1722587885970": guid}));
             (emulator.webhook_url(), Some(guid))
         }
     };
-    println!("bitrix24-1c {} demo against {}", bitrix24_1c::VERSION, if real.is_some() { "the portal in B24_WEBHOOK_URL" } else { "the embedded emulator" });
+    println!(
+        "bitrix24-1c {} demo against {}",
+        bitrix24_1c::VERSION,
+        if real.is_some() {
+            "the portal in B24_WEBHOOK_URL"
+        } else {
+            "the embedded emulator"
+        }
+    );
 
     let config = cstr(&json!({ "webhook_url": webhook }).to_string());
     let mut error: *mut c_char = ptr::null_mut();
@@ -63,10 +78,16 @@ fn main() {
     }
 
     unsafe {
-        take("check connection (scope)", b24_call(client, c"scope".as_ptr(), ptr::null()));
+        take(
+            "check connection (scope)",
+            b24_call(client, c"scope".as_ptr(), ptr::null()),
+        );
         let assigned = match &guid {
             Some(g) => {
-                let user = ok_result(&take("find user by 1C GUID", b24_get_user_by_guid(client, cstr(g).as_ptr())));
+                let user = ok_result(&take(
+                    "find user by 1C GUID",
+                    b24_get_user_by_guid(client, cstr(g).as_ptr()),
+                ));
                 user["ID"].as_str().unwrap_or("1").to_string()
             }
             None => "1".to_string(),
@@ -83,7 +104,10 @@ fn main() {
             "UF_CRM_1707823223708": [{"fileData": ["test1.txt", "AA=="]}, {"fileData": ["test2.txt", "AA=="]}],
             "UF_CRM_1723100288587": "GUID ID Company"
         }});
-        let company_id = ok_result(&take("create company", b24_create_company(client, cstr(&company.to_string()).as_ptr())));
+        let company_id = ok_result(&take(
+            "create company",
+            b24_create_company(client, cstr(&company.to_string()).as_ptr()),
+        ));
         let company_id = company_id.as_i64().unwrap_or_default();
 
         let contact = json!({"fields": {
@@ -97,20 +121,38 @@ fn main() {
             "UF_CRM_1707822691457": [{"fileData": ["passport.txt", "AA=="]}],
             "UF_CRM_1723100443089": "GUID ID Contact"
         }});
-        let contact_id = ok_result(&take("create contact", b24_create_contact(client, cstr(&contact.to_string()).as_ptr())));
+        let contact_id = ok_result(&take(
+            "create contact",
+            b24_create_contact(client, cstr(&contact.to_string()).as_ptr()),
+        ));
         let contact_id = contact_id.as_i64().unwrap_or_default();
 
         // Change one phone by its ID: read the items, edit one, send it back with its ID.
         let got = ok_result(&take("read contact", b24_get_contact(client, contact_id)));
         let first = got["PHONE"][0].clone();
         let change = json!({"fields": {"PHONE": [{"ID": first["ID"], "VALUE": "+37477000000", "VALUE_TYPE": first["VALUE_TYPE"]}]}});
-        ok_result(&take("change one phone by its ID", b24_update_contact(client, contact_id, cstr(&change.to_string()).as_ptr())));
-        let after = ok_result(&take("read contact back", b24_get_contact(client, contact_id)));
+        ok_result(&take(
+            "change one phone by its ID",
+            b24_update_contact(client, contact_id, cstr(&change.to_string()).as_ptr()),
+        ));
+        let after = ok_result(&take(
+            "read contact back",
+            b24_get_contact(client, contact_id),
+        ));
         println!("{:<32} {}", "phones now", after["PHONE"]);
-        ok_result(&take("read company back", b24_get_company(client, company_id)));
+        ok_result(&take(
+            "read company back",
+            b24_get_company(client, company_id),
+        ));
 
-        ok_result(&take("delete contact", b24_delete_contact(client, contact_id)));
-        ok_result(&take("delete company", b24_delete_company(client, company_id)));
+        ok_result(&take(
+            "delete contact",
+            b24_delete_contact(client, contact_id),
+        ));
+        ok_result(&take(
+            "delete company",
+            b24_delete_company(client, company_id),
+        ));
         b24_client_free(client);
     }
     println!("demo: done");

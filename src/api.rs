@@ -36,7 +36,12 @@ pub type Reply = Result<Success, Error>;
 
 impl Success {
     fn from_response(r: Response) -> Success {
-        Success { result: r.result, total: r.total, next: r.next, ..Success::default() }
+        Success {
+            result: r.result,
+            total: r.total,
+            next: r.next,
+            ..Success::default()
+        }
     }
 }
 
@@ -71,7 +76,14 @@ pub fn envelope(reply: &Reply) -> String {
 /// Parses caller JSON; the error names the position, never echoes the text.
 pub fn parse_json(what: &str, text: &str) -> Result<Value, Error> {
     serde_json::from_str(text).map_err(|e| {
-        Error::invalid_input("INVALID_JSON", format!("{what} is not valid JSON (line {}, column {})", e.line(), e.column()))
+        Error::invalid_input(
+            "INVALID_JSON",
+            format!(
+                "{what} is not valid JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
+        )
     })
 }
 
@@ -83,11 +95,20 @@ pub fn new_client(config_json: &str) -> Result<Client, Error> {
 /// Builds a client from a webhook URL, optional settings JSON (the `b24_client_new` config
 /// object; its `webhook_url` is overridden) and an optional total timeout in seconds (overrides
 /// the settings' `timeout_secs`).
-pub fn connect(webhook_url: &str, settings_json: Option<&str>, timeout_secs: Option<f64>) -> Result<Client, Error> {
+pub fn connect(
+    webhook_url: &str,
+    settings_json: Option<&str>,
+    timeout_secs: Option<f64>,
+) -> Result<Client, Error> {
     let mut settings = match settings_json.map(str::trim).filter(|s| !s.is_empty()) {
         Some(text) => match parse_json("settings", text)? {
             Value::Object(m) => m,
-            _ => return Err(Error::invalid_input("INVALID_CONFIG", "settings must be a JSON object")),
+            _ => {
+                return Err(Error::invalid_input(
+                    "INVALID_CONFIG",
+                    "settings must be a JSON object",
+                ))
+            }
         },
         None => Map::new(),
     };
@@ -105,7 +126,10 @@ pub fn call(client: &Client, method: &str, params_json: Option<&str>) -> Reply {
         None => json!({}),
     };
     if !params.is_object() {
-        return Err(Error::invalid_input("INVALID_PARAMS", "params must be a JSON object"));
+        return Err(Error::invalid_input(
+            "INVALID_PARAMS",
+            "params must be a JSON object",
+        ));
     }
     Ok(Success::from_response(client.call(method, &params)?))
 }
@@ -119,13 +143,20 @@ pub fn batch(client: &Client, commands_json: &str, halt: bool) -> Reply {
     let mut extra = Map::new();
     extra.insert("failed".into(), json!(out.failed));
     extra.insert("not_executed".into(), json!(out.not_executed));
-    Ok(Success { result: Value::Object(out.maps), extra, ..Success::default() })
+    Ok(Success {
+        result: Value::Object(out.maps),
+        extra,
+        ..Success::default()
+    })
 }
 
 /// Finds the one user whose 1C GUID field equals `guid`; `result` is that user object.
 pub fn get_user_by_guid(client: &Client, guid: &str) -> Reply {
     let user = crm::user_by_guid(client, guid)?;
-    Ok(Success { result: user, ..Success::default() })
+    Ok(Success {
+        result: user,
+        ..Success::default()
+    })
 }
 
 fn write_request(entity: Entity, fields_json: &str) -> Result<WriteRequest, Error> {
@@ -136,7 +167,10 @@ fn write_request(entity: Entity, fields_json: &str) -> Result<WriteRequest, Erro
 pub fn create(client: &Client, entity: Entity, fields_json: &str) -> Reply {
     let req = write_request(entity, fields_json)?;
     let (resp, warnings) = crm::create(client, entity, &req)?;
-    Ok(Success { warnings, ..Success::from_response(resp) })
+    Ok(Success {
+        warnings,
+        ..Success::from_response(resp)
+    })
 }
 
 /// `crm.<entity>.update`; `result` is `true`.
@@ -144,31 +178,50 @@ pub fn update(client: &Client, entity: Entity, id: i64, fields_json: &str) -> Re
     crm::check_id(id)?;
     let req = write_request(entity, fields_json)?;
     let (resp, warnings) = crm::update(client, entity, id, &req)?;
-    Ok(Success { warnings, ..Success::from_response(resp) })
+    Ok(Success {
+        warnings,
+        ..Success::from_response(resp)
+    })
 }
 
 /// `crm.<entity>.delete`; `result` is `true`.
 pub fn delete(client: &Client, entity: Entity, id: i64) -> Reply {
-    Ok(Success::from_response(crm::by_id(client, entity, "delete", id)?))
+    Ok(Success::from_response(crm::by_id(
+        client, entity, "delete", id,
+    )?))
 }
 
 /// `crm.<entity>.get`; `result` is the entity object.
 pub fn get(client: &Client, entity: Entity, id: i64) -> Reply {
-    Ok(Success::from_response(crm::by_id(client, entity, "get", id)?))
+    Ok(Success::from_response(crm::by_id(
+        client, entity, "get", id,
+    )?))
 }
 
 /// `crm.<entity>.fields`; `result` maps field codes to their descriptions.
 pub fn fields(client: &Client, entity: Entity) -> Reply {
     let f = crm::field_list(client, entity)?;
-    Ok(Success { result: Value::Object((*f).clone()), ..Success::default() })
+    Ok(Success {
+        result: Value::Object((*f).clone()),
+        ..Success::default()
+    })
 }
 
 /// Calls `scope`; `result` is `{"scopes":[...],"crm":bool,"user":bool,"webhook":"<masked URL>"}`.
 pub fn check_connection(client: &Client) -> Reply {
     let resp = client.call("scope", &json!({}))?;
     let scopes: Vec<String> = match &resp.result {
-        Value::Array(a) => a.iter().filter_map(|s| s.as_str().map(String::from)).collect(),
-        _ => return Err(Error::new(ErrorKind::Protocol, "INVALID_RESPONSE", "scope did not return a list")),
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|s| s.as_str().map(String::from))
+            .collect(),
+        _ => {
+            return Err(Error::new(
+                ErrorKind::Protocol,
+                "INVALID_RESPONSE",
+                "scope did not return a list",
+            ))
+        }
     };
     let has = |s: &str| scopes.iter().any(|x| x == s);
     let mut out = Success {
@@ -177,7 +230,8 @@ pub fn check_connection(client: &Client) -> Reply {
     };
     for needed in ["crm", "user"] {
         if !has(needed) {
-            out.warnings.push(format!("the webhook lacks the `{needed}` scope"));
+            out.warnings
+                .push(format!("the webhook lacks the `{needed}` scope"));
         }
     }
     Ok(out)

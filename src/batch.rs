@@ -36,17 +36,33 @@ pub struct BatchOutcome {
 pub fn parse_commands(input: &Value) -> Result<Vec<Command>, Error> {
     let entries: Vec<(String, &Value)> = match input {
         Value::Object(m) => m.iter().map(|(k, v)| (k.clone(), v)).collect(),
-        Value::Array(a) => a.iter().enumerate().map(|(i, v)| (i.to_string(), v)).collect(),
-        _ => return Err(Error::invalid_input("INVALID_COMMANDS", "commands must be a JSON object or array")),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i.to_string(), v))
+            .collect(),
+        _ => {
+            return Err(Error::invalid_input(
+                "INVALID_COMMANDS",
+                "commands must be a JSON object or array",
+            ))
+        }
     };
     if entries.is_empty() {
-        return Err(Error::invalid_input("INVALID_COMMANDS", "no commands given"));
+        return Err(Error::invalid_input(
+            "INVALID_COMMANDS",
+            "no commands given",
+        ));
     }
     entries
         .into_iter()
         .map(|(name, v)| {
-            if name.is_empty() || name.len() > 100 || name.contains(['[', ']', '&', '=', '?', '$']) {
-                return Err(Error::invalid_input("INVALID_COMMANDS", format!("command name {name:?} is not allowed")));
+            if name.is_empty() || name.len() > 100 || name.contains(['[', ']', '&', '=', '?', '$'])
+            {
+                return Err(Error::invalid_input(
+                    "INVALID_COMMANDS",
+                    format!("command name {name:?} is not allowed"),
+                ));
             }
             let (method, text) = match v {
                 Value::String(s) => {
@@ -54,27 +70,48 @@ pub fn parse_commands(input: &Value) -> Result<Vec<Command>, Error> {
                     (method, s.clone())
                 }
                 Value::Object(o) => {
-                    let method = o.get("method").and_then(Value::as_str).unwrap_or("").to_string();
+                    let method = o
+                        .get("method")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string();
                     let query = match o.get("params") {
                         None | Some(Value::Null) => String::new(),
                         Some(p @ Value::Object(_)) => php_query(p),
                         Some(_) => {
-                            return Err(Error::invalid_input("INVALID_COMMANDS", format!("command {name:?}: params must be an object")))
+                            return Err(Error::invalid_input(
+                                "INVALID_COMMANDS",
+                                format!("command {name:?}: params must be an object"),
+                            ))
                         }
                     };
-                    let text = if query.is_empty() { method.clone() } else { format!("{method}?{query}") };
+                    let text = if query.is_empty() {
+                        method.clone()
+                    } else {
+                        format!("{method}?{query}")
+                    };
                     (method, text)
                 }
                 _ => {
                     return Err(Error::invalid_input(
                         "INVALID_COMMANDS",
-                        format!("command {name:?} must be \"method?query\" or {{\"method\",\"params\"}}"),
+                        format!(
+                        "command {name:?} must be \"method?query\" or {{\"method\",\"params\"}}"
+                    ),
                     ))
                 }
             };
-            validate_method(&method).map_err(|e| Error::invalid_input("INVALID_COMMANDS", format!("command {name:?}: {}", e.description)))?;
+            validate_method(&method).map_err(|e| {
+                Error::invalid_input(
+                    "INVALID_COMMANDS",
+                    format!("command {name:?}: {}", e.description),
+                )
+            })?;
             if method.eq_ignore_ascii_case("batch") {
-                return Err(Error::invalid_input("INVALID_COMMANDS", format!("command {name:?}: batch cannot be nested")));
+                return Err(Error::invalid_input(
+                    "INVALID_COMMANDS",
+                    format!("command {name:?}: batch cannot be nested"),
+                ));
             }
             Ok(Command { name, method, text })
         })
@@ -85,27 +122,61 @@ pub fn parse_commands(input: &Value) -> Result<Vec<Command>, Error> {
 pub fn run(client: &Client, commands: &[Command], halt: bool) -> Result<BatchOutcome, Error> {
     check_references(commands)?;
     let mut out = BatchOutcome::default();
-    for key in ["result", "result_error", "result_total", "result_next", "result_time"] {
+    for key in [
+        "result",
+        "result_error",
+        "result_total",
+        "result_next",
+        "result_time",
+    ] {
         out.maps.insert(key.into(), Value::Object(Map::new()));
     }
     let chunks: Vec<&[Command]> = commands.chunks(BATCH_LIMIT).collect();
     for (i, chunk) in chunks.iter().enumerate() {
-        let repeat = if chunk.iter().all(|c| Repeat::of_method(&c.method) == Repeat::Safe) { Repeat::Safe } else { Repeat::Unsafe };
-        let cmd: Map<String, Value> = chunk.iter().map(|c| (c.name.clone(), Value::String(c.text.clone()))).collect();
-        let resp = match client.call_with("batch", &json!({ "halt": if halt { 1 } else { 0 }, "cmd": cmd }), repeat) {
+        let repeat = if chunk
+            .iter()
+            .all(|c| Repeat::of_method(&c.method) == Repeat::Safe)
+        {
+            Repeat::Safe
+        } else {
+            Repeat::Unsafe
+        };
+        let cmd: Map<String, Value> = chunk
+            .iter()
+            .map(|c| (c.name.clone(), Value::String(c.text.clone())))
+            .collect();
+        let resp = match client.call_with(
+            "batch",
+            &json!({ "halt": if halt { 1 } else { 0 }, "cmd": cmd }),
+            repeat,
+        ) {
             Ok(r) => r,
             // A chunk that failed as a whole: earlier chunks' results are kept and reported.
             Err(e) if i > 0 => {
-                let rest: Vec<String> = chunks[i..].iter().flat_map(|c| c.iter().map(|c| c.name.clone())).collect();
-                let details = json!({ "partial": partial_json(&out), "not_executed_or_unknown": rest });
+                let rest: Vec<String> = chunks[i..]
+                    .iter()
+                    .flat_map(|c| c.iter().map(|c| c.name.clone()))
+                    .collect();
+                let details =
+                    json!({ "partial": partial_json(&out), "not_executed_or_unknown": rest });
                 return Err(e.with_details(details));
             }
             Err(e) => return Err(e),
         };
         let mut failed_here = false;
-        for key in ["result", "result_error", "result_total", "result_next", "result_time"] {
+        for key in [
+            "result",
+            "result_error",
+            "result_total",
+            "result_next",
+            "result_time",
+        ] {
             let src = as_map(resp.result.get(key));
-            let dst = out.maps.get_mut(key).and_then(Value::as_object_mut).expect("map created above");
+            let dst = out
+                .maps
+                .get_mut(key)
+                .and_then(Value::as_object_mut)
+                .expect("map created above");
             for (name, mut v) in src {
                 if key == "result_error" {
                     failed_here = true;
@@ -116,12 +187,24 @@ pub fn run(client: &Client, commands: &[Command], halt: bool) -> Result<BatchOut
             }
         }
         let done = |name: &str| {
-            ["result", "result_error"].iter().any(|k| out.maps[*k].as_object().is_some_and(|m| m.contains_key(name)))
+            ["result", "result_error"].iter().any(|k| {
+                out.maps[*k]
+                    .as_object()
+                    .is_some_and(|m| m.contains_key(name))
+            })
         };
-        let missing: Vec<String> = chunk.iter().filter(|c| !done(&c.name)).map(|c| c.name.clone()).collect();
+        let missing: Vec<String> = chunk
+            .iter()
+            .filter(|c| !done(&c.name))
+            .map(|c| c.name.clone())
+            .collect();
         out.not_executed.extend(missing);
         if halt && failed_here {
-            out.not_executed.extend(chunks[i + 1..].iter().flat_map(|c| c.iter().map(|c| c.name.clone())));
+            out.not_executed.extend(
+                chunks[i + 1..]
+                    .iter()
+                    .flat_map(|c| c.iter().map(|c| c.name.clone())),
+            );
             break;
         }
     }
@@ -136,15 +219,27 @@ fn partial_json(out: &BatchOutcome) -> Value {
 fn as_map(v: Option<&Value>) -> Map<String, Value> {
     match v {
         Some(Value::Object(m)) => m.clone(),
-        Some(Value::Array(a)) => a.iter().enumerate().map(|(i, v)| (i.to_string(), v.clone())).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i.to_string(), v.clone()))
+            .collect(),
         _ => Map::new(),
     }
 }
 
 /// Adds the library's `kind` to a per-command error, keeping Bitrix's own keys.
 fn enrich_error(v: Value) -> Value {
-    let code = v.get("error").and_then(Value::as_str).unwrap_or("").to_string();
-    let desc = v.get("error_description").and_then(Value::as_str).unwrap_or("").to_string();
+    let code = v
+        .get("error")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let desc = v
+        .get("error_description")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let kind = crate::client::bitrix_error(400, &code, &desc).kind;
     let mut m = match v {
         Value::Object(m) => m,
@@ -176,7 +271,10 @@ fn check_references(commands: &[Command]) -> Result<(), Error> {
                 }
                 let after = &rest[pos + prefix.len()..];
                 let target = after.split(']').next().unwrap_or("");
-                if let Some(j) = commands.iter().position(|c| c.name.eq_ignore_ascii_case(target)) {
+                if let Some(j) = commands
+                    .iter()
+                    .position(|c| c.name.eq_ignore_ascii_case(target))
+                {
                     if j / BATCH_LIMIT != i / BATCH_LIMIT {
                         return Err(Error::invalid_input(
                             "CROSS_BATCH_REFERENCE",
@@ -240,13 +338,18 @@ mod tests {
 
     #[test]
     fn query_encoding() {
-        let q = php_query(&json!({"id": 5, "fields": {"PHONE": [{"VALUE": "+374 98", "VALUE_TYPE": "WORK"}], "X": null, "B": true}}));
+        let q = php_query(
+            &json!({"id": 5, "fields": {"PHONE": [{"VALUE": "+374 98", "VALUE_TYPE": "WORK"}], "X": null, "B": true}}),
+        );
         assert_eq!(q, "id=5&fields%5BPHONE%5D%5B0%5D%5BVALUE%5D=%2B374%2098&fields%5BPHONE%5D%5B0%5D%5BVALUE_TYPE%5D=WORK&fields%5BB%5D=1");
     }
 
     #[test]
     fn commands() {
-        let c = parse_commands(&json!({"a": "crm.contact.get?id=1", "b": {"method": "user.get", "params": {"ID": 1}}})).unwrap();
+        let c = parse_commands(
+            &json!({"a": "crm.contact.get?id=1", "b": {"method": "user.get", "params": {"ID": 1}}}),
+        )
+        .unwrap();
         assert_eq!(c[1].text, "user.get?ID=1");
         let c = parse_commands(&json!(["scope", "user.get"])).unwrap();
         assert_eq!(c[1].name, "1");
@@ -264,6 +367,9 @@ mod tests {
         }
         v.insert("late".into(), json!("user.get?ID=$result[c0][0][ID]"));
         let c = parse_commands(&Value::Object(v)).unwrap();
-        assert_eq!(check_references(&c).unwrap_err().code, "CROSS_BATCH_REFERENCE");
+        assert_eq!(
+            check_references(&c).unwrap_err().code,
+            "CROSS_BATCH_REFERENCE"
+        );
     }
 }

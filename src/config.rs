@@ -64,11 +64,16 @@ impl Webhook {
         let (user, secret) = (segs[1], segs[2]);
         let user_ok = !user.is_empty()
             && user.len() <= 64
-            && user.chars().all(|c| c.is_ascii_alphanumeric() || "_.-@".contains(c));
+            && user
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-@".contains(c));
         if !user_ok {
             return Err(bad("USER_ID must be a user ID or login"));
         }
-        if secret.len() < 4 || secret.len() > 128 || !secret.chars().all(|c| c.is_ascii_alphanumeric()) {
+        if secret.len() < 4
+            || secret.len() > 128
+            || !secret.chars().all(|c| c.is_ascii_alphanumeric())
+        {
             return Err(bad("SECRET must be letters and digits"));
         }
         let origin = format!("{scheme}://{}", authority.to_ascii_lowercase());
@@ -110,7 +115,11 @@ fn host_of(authority: &str) -> Option<String> {
         rest.split_once(']')?.0
     } else {
         authority.rsplit_once(':').map_or(authority, |(h, port)| {
-            if port.chars().all(|c| c.is_ascii_digit()) { h } else { authority }
+            if port.chars().all(|c| c.is_ascii_digit()) {
+                h
+            } else {
+                authority
+            }
         })
     };
     (!host.is_empty()).then(|| host.to_ascii_lowercase())
@@ -132,7 +141,10 @@ pub struct RateLimit {
 
 impl Default for RateLimit {
     fn default() -> Self {
-        RateLimit { burst: 50.0, per_second: 2.0 }
+        RateLimit {
+            burst: 50.0,
+            per_second: 2.0,
+        }
     }
 }
 
@@ -221,43 +233,81 @@ impl Config {
             // serde's message may quote the input, which holds the secret: keep only the position.
             Error::invalid_input(
                 "INVALID_CONFIG",
-                format!("configuration JSON is invalid at line {} column {}: {}", e.line(), e.column(), describe_serde(&e)),
+                format!(
+                    "configuration JSON is invalid at line {} column {}: {}",
+                    e.line(),
+                    e.column(),
+                    describe_serde(&e)
+                ),
             )
         })?;
         let webhook = Webhook::parse(&raw.webhook_url)?;
         let secs = |v: Option<f64>, default: f64, name: &str| -> Result<Duration, Error> {
             let s = v.unwrap_or(default);
             if !(s.is_finite() && s > 0.0 && s <= 3600.0) {
-                return Err(Error::invalid_input("INVALID_CONFIG", format!("{name} must be a number of seconds in (0, 3600]")));
+                return Err(Error::invalid_input(
+                    "INVALID_CONFIG",
+                    format!("{name} must be a number of seconds in (0, 3600]"),
+                ));
             }
             Ok(Duration::from_secs_f64(s))
         };
         let rate_limit = match raw.rate_limit {
-            None | Some(serde_json::Value::Null) | Some(serde_json::Value::Bool(true)) => Some(RateLimit::default()),
+            None | Some(serde_json::Value::Null) | Some(serde_json::Value::Bool(true)) => {
+                Some(RateLimit::default())
+            }
             Some(serde_json::Value::Bool(false)) => None,
             Some(v) => {
                 let rl: RateLimit = serde_json::from_value(v).map_err(|e| {
-                    Error::invalid_input("INVALID_CONFIG", format!("rate_limit must be false or {{\"burst\":N,\"per_second\":N}}: {e}"))
+                    Error::invalid_input(
+                        "INVALID_CONFIG",
+                        format!(
+                            "rate_limit must be false or {{\"burst\":N,\"per_second\":N}}: {e}"
+                        ),
+                    )
                 })?;
-                if !(rl.burst >= 1.0 && rl.burst.is_finite() && rl.per_second > 0.0 && rl.per_second.is_finite()) {
-                    return Err(Error::invalid_input("INVALID_CONFIG", "rate_limit needs burst >= 1 and per_second > 0"));
+                if !(rl.burst >= 1.0
+                    && rl.burst.is_finite()
+                    && rl.per_second > 0.0
+                    && rl.per_second.is_finite())
+                {
+                    return Err(Error::invalid_input(
+                        "INVALID_CONFIG",
+                        "rate_limit needs burst >= 1 and per_second > 0",
+                    ));
                 }
                 Some(rl)
             }
         };
         let guid_fields = raw.guid_fields.unwrap_or_default();
-        for (name, code) in [("contact", &guid_fields.contact), ("company", &guid_fields.company), ("user", &guid_fields.user)] {
+        for (name, code) in [
+            ("contact", &guid_fields.contact),
+            ("company", &guid_fields.company),
+            ("user", &guid_fields.user),
+        ] {
             if !is_field_code(code) {
-                return Err(Error::invalid_input("INVALID_CONFIG", format!("guid_fields.{name} must be a field code like UF_CRM_123")));
+                return Err(Error::invalid_input(
+                    "INVALID_CONFIG",
+                    format!("guid_fields.{name} must be a field code like UF_CRM_123"),
+                ));
             }
         }
         if !guid_fields.user.starts_with("UF_USR_") {
-            return Err(Error::invalid_input("INVALID_CONFIG", "guid_fields.user must start with UF_USR_ (the portal ignores other user filters)"));
+            return Err(Error::invalid_input(
+                "INVALID_CONFIG",
+                "guid_fields.user must start with UF_USR_ (the portal ignores other user filters)",
+            ));
         }
         if let Some(p) = &raw.proxy {
             let lower = p.to_ascii_lowercase();
-            if !["http://", "https://", "socks5://", "socks5h://"].iter().any(|s| lower.starts_with(s)) {
-                return Err(Error::invalid_input("INVALID_CONFIG", "proxy must be an http://, https:// or socks5:// URL"));
+            if !["http://", "https://", "socks5://", "socks5h://"]
+                .iter()
+                .any(|s| lower.starts_with(s))
+            {
+                return Err(Error::invalid_input(
+                    "INVALID_CONFIG",
+                    "proxy must be an http://, https:// or socks5:// URL",
+                ));
             }
         }
         Ok(Config {
@@ -287,7 +337,10 @@ fn describe_serde(e: &serde_json::Error) -> String {
 
 /// An upper-case Bitrix field code: `UF_CRM_1723100443089`, `NAME`.
 pub fn is_field_code(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
 #[cfg(test)]
@@ -297,8 +350,14 @@ mod tests {
     #[test]
     fn webhook_forms() {
         let w = Webhook::parse("https://portal.example.bitrix24.ru/rest/16/abcdef123456").unwrap();
-        assert_eq!(w.masked(), "https://portal.example.bitrix24.ru/rest/16/***/");
-        assert_eq!(w.method_url("user.get"), "https://portal.example.bitrix24.ru/rest/16/abcdef123456/user.get");
+        assert_eq!(
+            w.masked(),
+            "https://portal.example.bitrix24.ru/rest/16/***/"
+        );
+        assert_eq!(
+            w.method_url("user.get"),
+            "https://portal.example.bitrix24.ru/rest/16/abcdef123456/user.get"
+        );
         assert!(Webhook::parse("http://127.0.0.1:8080/rest/1/abcd1234/").is_ok());
         assert!(Webhook::parse("http://[::1]:8080/rest/1/abcd1234/").is_ok());
         assert!(Webhook::parse("http://localhost/rest/1/abcd1234/").is_ok());
@@ -323,13 +382,28 @@ mod tests {
         let c = Config::new("https://p.example.com/rest/1/secretsecret/").unwrap();
         assert_eq!(c.timeout, Duration::from_secs(60));
         assert_eq!(c.connect_timeout, Duration::from_secs(10));
-        assert_eq!(c.rate_limit, Some(RateLimit { burst: 50.0, per_second: 2.0 }));
+        assert_eq!(
+            c.rate_limit,
+            Some(RateLimit {
+                burst: 50.0,
+                per_second: 2.0
+            })
+        );
         assert_eq!(c.guid_fields.contact, DEFAULT_CONTACT_GUID_FIELD);
-        let c = Config::from_json(r#"{"webhook_url":"https://p.example.com/rest/1/secretsecret/","rate_limit":false}"#).unwrap();
+        let c = Config::from_json(
+            r#"{"webhook_url":"https://p.example.com/rest/1/secretsecret/","rate_limit":false}"#,
+        )
+        .unwrap();
         assert!(c.rate_limit.is_none());
-        let e = Config::from_json(r#"{"webhook_url":"https://p.example.com/rest/1/secretsecret/","timeout_secs":"x"}"#).unwrap_err();
+        let e = Config::from_json(
+            r#"{"webhook_url":"https://p.example.com/rest/1/secretsecret/","timeout_secs":"x"}"#,
+        )
+        .unwrap_err();
         assert!(!e.description.contains("secretsecret"), "{e}");
-        let e = Config::from_json(r#"{"webhook_url":"https://p.example.com/rest/1/secretsecret/","bogus":1}"#).unwrap_err();
+        let e = Config::from_json(
+            r#"{"webhook_url":"https://p.example.com/rest/1/secretsecret/","bogus":1}"#,
+        )
+        .unwrap_err();
         assert_eq!(e.code, "INVALID_CONFIG");
     }
 }

@@ -58,7 +58,10 @@ impl WriteRequest {
     /// fields object (Bitrix field names are upper-case, so a `fields` key cannot clash).
     pub fn parse(entity: Entity, input: Value) -> Result<WriteRequest, Error> {
         let Value::Object(mut obj) = input else {
-            return Err(Error::invalid_input("INVALID_FIELDS", "fields must be a JSON object"));
+            return Err(Error::invalid_input(
+                "INVALID_FIELDS",
+                "fields must be a JSON object",
+            ));
         };
         let (fields, params) = match obj.remove("fields") {
             Some(Value::Object(f)) => {
@@ -70,11 +73,19 @@ impl WriteRequest {
                     ));
                 }
                 if params.as_ref().is_some_and(|p| !p.is_object()) {
-                    return Err(Error::invalid_input("INVALID_FIELDS", "\"params\" must be a JSON object"));
+                    return Err(Error::invalid_input(
+                        "INVALID_FIELDS",
+                        "\"params\" must be a JSON object",
+                    ));
                 }
                 (f, params)
             }
-            Some(_) => return Err(Error::invalid_input("INVALID_FIELDS", "\"fields\" must be a JSON object")),
+            Some(_) => {
+                return Err(Error::invalid_input(
+                    "INVALID_FIELDS",
+                    "\"fields\" must be a JSON object",
+                ))
+            }
             None => (obj, None),
         };
         let (alias, real) = entity.link_alias();
@@ -94,7 +105,10 @@ impl WriteRequest {
                 out.insert(k, v);
             }
         }
-        Ok(WriteRequest { fields: out, params })
+        Ok(WriteRequest {
+            fields: out,
+            params,
+        })
     }
 
     /// The Bitrix parameters for `add` (`id` = None) or `update`.
@@ -113,44 +127,75 @@ impl WriteRequest {
 
 /// Field descriptions of an entity as `crm.*.fields` gives them, cached per webhook: one extra
 /// request per portal and entity per ten minutes, not one per 1C object.
-static FIELDS_CACHE: Lazy<Mutex<HashMap<(String, Entity), (Instant, Arc<Map<String, Value>>)>>> =
+type FieldMap = Arc<Map<String, Value>>;
+static FIELDS_CACHE: Lazy<Mutex<HashMap<(String, Entity), (Instant, FieldMap)>>> =
     Lazy::new(|| Mutex::new(HashMap::new()));
 const FIELDS_TTL: Duration = Duration::from_secs(600);
 
 /// The entity's field descriptions (cached).
-pub fn field_list(client: &Client, entity: Entity) -> Result<Arc<Map<String, Value>>, Error> {
+pub fn field_list(client: &Client, entity: Entity) -> Result<FieldMap, Error> {
     let key = (client.config().webhook.cache_key().to_string(), entity);
-    if let Some((at, f)) = FIELDS_CACHE.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+    if let Some((at, f)) = FIELDS_CACHE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+    {
         if at.elapsed() < FIELDS_TTL {
             return Ok(f.clone());
         }
     }
     let resp = client.call(&entity.method("fields"), &json!({}))?;
     let Value::Object(map) = resp.result else {
-        return Err(Error::new(ErrorKind::Protocol, "INVALID_RESPONSE", format!("{} did not return an object", entity.method("fields"))));
+        return Err(Error::new(
+            ErrorKind::Protocol,
+            "INVALID_RESPONSE",
+            format!("{} did not return an object", entity.method("fields")),
+        ));
     };
     let map = Arc::new(map);
-    FIELDS_CACHE.lock().unwrap_or_else(|p| p.into_inner()).insert(key, (Instant::now(), map.clone()));
+    FIELDS_CACHE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(key, (Instant::now(), map.clone()));
     Ok(map)
 }
 
 /// Names every key of `fields` the portal would drop without a word: unknown (including
 /// lower-case) keys, read-only fields, and on update immutable ones.
-pub fn dropped_keys(known: &Map<String, Value>, fields: &Map<String, Value>, is_update: bool) -> Vec<String> {
+pub fn dropped_keys(
+    known: &Map<String, Value>,
+    fields: &Map<String, Value>,
+    is_update: bool,
+) -> Vec<String> {
     let mut out = Vec::new();
     for key in fields.keys() {
-        let flag = |name: &str| known.get(key).and_then(|d| d.get(name)).and_then(Value::as_bool).unwrap_or(false);
+        let flag = |name: &str| {
+            known
+                .get(key)
+                .and_then(|d| d.get(name))
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        };
         if !known.contains_key(key) {
             let hint = if !is_field_code(key) && known.contains_key(&key.to_ascii_uppercase()) {
-                format!(" (field names are case-sensitive: did you mean {:?}?)", key.to_ascii_uppercase())
+                format!(
+                    " (field names are case-sensitive: did you mean {:?}?)",
+                    key.to_ascii_uppercase()
+                )
             } else {
                 String::new()
             };
-            out.push(format!("field {key:?} is unknown to the portal, which would drop it{hint}"));
+            out.push(format!(
+                "field {key:?} is unknown to the portal, which would drop it{hint}"
+            ));
         } else if flag("isReadOnly") {
-            out.push(format!("field {key:?} is read-only; the portal would drop it"));
+            out.push(format!(
+                "field {key:?} is read-only; the portal would drop it"
+            ));
         } else if is_update && flag("isImmutable") {
-            out.push(format!("field {key:?} can be set only on creation; the portal would drop it"));
+            out.push(format!(
+                "field {key:?} can be set only on creation; the portal would drop it"
+            ));
         }
     }
     out
@@ -158,28 +203,48 @@ pub fn dropped_keys(known: &Map<String, Value>, fields: &Map<String, Value>, is_
 
 /// Checks a write against the portal's field list. Returns the warnings; in strict mode a
 /// dropped key is an error before anything is sent.
-fn check_fields(client: &Client, entity: Entity, req: &WriteRequest, is_update: bool) -> Result<Vec<String>, Error> {
+fn check_fields(
+    client: &Client,
+    entity: Entity,
+    req: &WriteRequest,
+    is_update: bool,
+) -> Result<Vec<String>, Error> {
     let known = match field_list(client, entity) {
         Ok(k) => k,
         Err(e) if client.config().strict_fields => return Err(e),
-        Err(e) => return Ok(vec![format!("field names were not checked: {}", e.last_error_text())]),
+        Err(e) => {
+            return Ok(vec![format!(
+                "field names were not checked: {}",
+                e.last_error_text()
+            )])
+        }
     };
     let dropped = dropped_keys(&known, &req.fields, is_update);
     if client.config().strict_fields && !dropped.is_empty() {
-        return Err(Error::invalid_input("UNKNOWN_FIELDS", dropped.join("; ")).with_details(json!({ "fields": dropped })));
+        return Err(Error::invalid_input("UNKNOWN_FIELDS", dropped.join("; "))
+            .with_details(json!({ "fields": dropped })));
     }
     Ok(dropped)
 }
 
 /// `crm.<entity>.add`: the new ID in `result`, plus warnings.
-pub fn create(client: &Client, entity: Entity, req: &WriteRequest) -> Result<(Response, Vec<String>), Error> {
+pub fn create(
+    client: &Client,
+    entity: Entity,
+    req: &WriteRequest,
+) -> Result<(Response, Vec<String>), Error> {
     let warnings = check_fields(client, entity, req, false)?;
     let resp = client.call(&entity.method("add"), &req.to_params(None))?;
     Ok((resp, warnings))
 }
 
 /// `crm.<entity>.update`: `true` in `result`, plus warnings.
-pub fn update(client: &Client, entity: Entity, id: i64, req: &WriteRequest) -> Result<(Response, Vec<String>), Error> {
+pub fn update(
+    client: &Client,
+    entity: Entity,
+    id: i64,
+    req: &WriteRequest,
+) -> Result<(Response, Vec<String>), Error> {
     check_id(id)?;
     let warnings = check_fields(client, entity, req, true)?;
     let resp = client.call(&entity.method("update"), &req.to_params(Some(id)))?;
@@ -197,7 +262,10 @@ pub fn check_id(id: i64) -> Result<(), Error> {
     if id > 0 {
         Ok(())
     } else {
-        Err(Error::invalid_input("INVALID_ID", format!("ID must be a positive integer, got {id}")))
+        Err(Error::invalid_input(
+            "INVALID_ID",
+            format!("ID must be a positive integer, got {id}"),
+        ))
     }
 }
 
@@ -207,14 +275,23 @@ pub fn check_id(id: i64) -> Result<(), Error> {
 pub fn user_by_guid(client: &Client, guid: &str) -> Result<Value, Error> {
     let guid = guid.trim();
     if guid.is_empty() || guid.len() > 200 || guid.chars().any(char::is_control) {
-        return Err(Error::invalid_input("INVALID_GUID", "GUID must be a non-empty string without control characters"));
+        return Err(Error::invalid_input(
+            "INVALID_GUID",
+            "GUID must be a non-empty string without control characters",
+        ));
     }
     let field = &client.config().guid_fields.user;
     let resp = client.call("user.get", &json!({ "FILTER": { field.as_str(): guid } }))?;
     let users = match resp.result {
         Value::Array(a) => a,
         Value::Object(m) if m.is_empty() => vec![],
-        _ => return Err(Error::new(ErrorKind::Protocol, "INVALID_RESPONSE", "user.get did not return a list")),
+        _ => {
+            return Err(Error::new(
+                ErrorKind::Protocol,
+                "INVALID_RESPONSE",
+                "user.get did not return a list",
+            ))
+        }
     };
     if !users.is_empty() && users.iter().all(|u| u.get(field.as_str()).is_none()) {
         return Err(Error::new(
@@ -223,14 +300,28 @@ pub fn user_by_guid(client: &Client, guid: &str) -> Result<Value, Error> {
             format!("the portal returned users without field {field}: the webhook needs the `user` scope, or the field does not exist"),
         ));
     }
-    let mut matches: Vec<Value> = users.into_iter().filter(|u| value_equals(u.get(field.as_str()), guid)).collect();
+    let mut matches: Vec<Value> = users
+        .into_iter()
+        .filter(|u| value_equals(u.get(field.as_str()), guid))
+        .collect();
     match matches.len() {
-        0 => Err(Error::new(ErrorKind::NotFound, "USER_NOT_FOUND", format!("no user has {field} = {guid:?}"))),
+        0 => Err(Error::new(
+            ErrorKind::NotFound,
+            "USER_NOT_FOUND",
+            format!("no user has {field} = {guid:?}"),
+        )),
         1 => Ok(matches.remove(0)),
         n => {
-            let ids: Vec<Value> = matches.iter().filter_map(|u| u.get("ID").cloned()).collect();
-            Err(Error::new(ErrorKind::Conflict, "AMBIGUOUS_GUID", format!("{n} users have {field} = {guid:?}"))
-                .with_details(json!({ "ids": ids })))
+            let ids: Vec<Value> = matches
+                .iter()
+                .filter_map(|u| u.get("ID").cloned())
+                .collect();
+            Err(Error::new(
+                ErrorKind::Conflict,
+                "AMBIGUOUS_GUID",
+                format!("{n} users have {field} = {guid:?}"),
+            )
+            .with_details(json!({ "ids": ids })))
         }
     }
 }
@@ -249,13 +340,21 @@ mod tests {
 
     #[test]
     fn spec_body_and_bare_fields() {
-        let r = WriteRequest::parse(Entity::Contact, json!({"fields":{"NAME":"A","COMPANY":["62"]},"params":{"REGISTER_SONET_EVENT":"N"}})).unwrap();
+        let r = WriteRequest::parse(
+            Entity::Contact,
+            json!({"fields":{"NAME":"A","COMPANY":["62"]},"params":{"REGISTER_SONET_EVENT":"N"}}),
+        )
+        .unwrap();
         assert_eq!(r.fields["COMPANY_IDS"], json!(["62"]));
         assert!(!r.fields.contains_key("COMPANY"));
         assert_eq!(r.params, Some(json!({"REGISTER_SONET_EVENT":"N"})));
         let r = WriteRequest::parse(Entity::Company, json!({"TITLE":"T","CONTACT":"720"})).unwrap();
         assert_eq!(r.fields["CONTACT_ID"], json!(["720"]));
-        let r = WriteRequest::parse(Entity::Contact, json!({"COMPANY_IDS":["1"],"COMPANY":["2"]})).unwrap();
+        let r = WriteRequest::parse(
+            Entity::Contact,
+            json!({"COMPANY_IDS":["1"],"COMPANY":["2"]}),
+        )
+        .unwrap();
         assert_eq!(r.fields["COMPANY_IDS"], json!(["1"]));
         assert!(WriteRequest::parse(Entity::Contact, json!([1])).is_err());
         assert!(WriteRequest::parse(Entity::Contact, json!({"fields":{}, "x":1})).is_err());

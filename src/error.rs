@@ -65,7 +65,7 @@ pub struct Error {
     /// True when the very same call may be sent again safely (nothing was changed on the portal).
     pub retryable: bool,
     /// Extra structured facts (for example the IDs of ambiguous matches).
-    pub details: Option<Value>,
+    pub details: Option<Box<Value>>,
 }
 
 impl Error {
@@ -100,7 +100,7 @@ impl Error {
 
     /// Attaches structured details.
     pub fn with_details(mut self, details: Value) -> Self {
-        self.details = Some(details);
+        self.details = Some(Box::new(details));
         self
     }
 
@@ -119,7 +119,7 @@ impl Error {
             "retryable": self.retryable,
         });
         if let Some(d) = &self.details {
-            v["details"] = d.clone();
+            v["details"] = (**d).clone();
         }
         v
     }
@@ -127,7 +127,13 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} [{}] {}", self.kind.as_str(), self.code, self.description)?;
+        write!(
+            f,
+            "{} [{}] {}",
+            self.kind.as_str(),
+            self.code,
+            self.description
+        )?;
         if let Some(s) = self.http_status {
             write!(f, " (HTTP {s})")?;
         }

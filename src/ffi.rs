@@ -24,12 +24,18 @@ fn guard(f: impl FnOnce() -> Reply) -> *mut c_char {
 }
 
 fn panic_error() -> Error {
-    Error::new(ErrorKind::Server, "INTERNAL_PANIC", "the library hit an internal error; the call was abandoned")
+    Error::new(
+        ErrorKind::Server,
+        "INTERNAL_PANIC",
+        "the library hit an internal error; the call was abandoned",
+    )
 }
 
 fn into_c_string(s: String) -> *mut c_char {
     // serde_json escapes NUL as \u0000, so an envelope never holds an interior NUL.
-    CString::new(s).map(CString::into_raw).unwrap_or(ptr::null_mut())
+    CString::new(s)
+        .map(CString::into_raw)
+        .unwrap_or(ptr::null_mut())
 }
 
 /// Borrows a C string argument as UTF-8.
@@ -38,12 +44,18 @@ fn into_c_string(s: String) -> *mut c_char {
 /// `p` must be NULL or point to a NUL-terminated string that outlives the call.
 unsafe fn arg_str<'a>(p: *const c_char, name: &str) -> Result<&'a str, Error> {
     if p.is_null() {
-        return Err(Error::invalid_input("NULL_ARGUMENT", format!("{name} is NULL")));
+        return Err(Error::invalid_input(
+            "NULL_ARGUMENT",
+            format!("{name} is NULL"),
+        ));
     }
     // SAFETY: non-NULL and NUL-terminated per the caller's contract above.
-    unsafe { CStr::from_ptr(p) }
-        .to_str()
-        .map_err(|e| Error::invalid_input("INVALID_UTF8", format!("{name} is not valid UTF-8 (byte {})", e.valid_up_to())))
+    unsafe { CStr::from_ptr(p) }.to_str().map_err(|e| {
+        Error::invalid_input(
+            "INVALID_UTF8",
+            format!("{name} is not valid UTF-8 (byte {})", e.valid_up_to()),
+        )
+    })
 }
 
 /// Like [`arg_str`], but NULL means "not given".
@@ -85,14 +97,20 @@ unsafe fn arg_client<'a>(p: *const B24Client) -> Result<&'a Client, Error> {
 /// # Safety
 /// `config_json` must be NULL or a NUL-terminated string; `error_json` NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn b24_client_new(config_json: *const c_char, error_json: *mut *mut c_char) -> *mut B24Client {
+pub unsafe extern "C" fn b24_client_new(
+    config_json: *const c_char,
+    error_json: *mut *mut c_char,
+) -> *mut B24Client {
     let made = catch_unwind(AssertUnwindSafe(|| {
         let cfg = unsafe { arg_str(config_json, "config_json") }?;
         api::new_client(cfg)
     }))
     .unwrap_or_else(|_| Err(panic_error()));
     let (handle, err) = match made {
-        Ok(client) => (Box::into_raw(Box::new(B24Client { client })), ptr::null_mut()),
+        Ok(client) => (
+            Box::into_raw(Box::new(B24Client { client })),
+            ptr::null_mut(),
+        ),
         Err(e) => (ptr::null_mut(), into_c_string(api::envelope(&Err(e)))),
     };
     if error_json.is_null() {
@@ -152,7 +170,11 @@ pub extern "C" fn b24_version() -> *const c_char {
 /// # Safety
 /// Pointers must be NULL or valid as described; NULL client or method gives an error envelope.
 #[no_mangle]
-pub unsafe extern "C" fn b24_call(client: *const B24Client, method: *const c_char, params_json: *const c_char) -> *mut c_char {
+pub unsafe extern "C" fn b24_call(
+    client: *const B24Client,
+    method: *const c_char,
+    params_json: *const c_char,
+) -> *mut c_char {
     guard(|| {
         let c = unsafe { arg_client(client) }?;
         let m = unsafe { arg_str(method, "method") }?;
@@ -172,7 +194,11 @@ pub unsafe extern "C" fn b24_call(client: *const B24Client, method: *const c_cha
 /// # Safety
 /// As `b24_call`.
 #[no_mangle]
-pub unsafe extern "C" fn b24_batch(client: *const B24Client, commands_json: *const c_char, halt: bool) -> *mut c_char {
+pub unsafe extern "C" fn b24_batch(
+    client: *const B24Client,
+    commands_json: *const c_char,
+    halt: bool,
+) -> *mut c_char {
     guard(|| {
         let c = unsafe { arg_client(client) }?;
         api::batch(c, unsafe { arg_str(commands_json, "commands_json") }?, halt)
@@ -188,22 +214,51 @@ pub unsafe extern "C" fn b24_batch(client: *const B24Client, commands_json: *con
 /// # Safety
 /// As `b24_call`.
 #[no_mangle]
-pub unsafe extern "C" fn b24_get_user_by_guid(client: *const B24Client, guid: *const c_char) -> *mut c_char {
-    guard(|| api::get_user_by_guid(unsafe { arg_client(client) }?, unsafe { arg_str(guid, "guid") }?))
+pub unsafe extern "C" fn b24_get_user_by_guid(
+    client: *const B24Client,
+    guid: *const c_char,
+) -> *mut c_char {
+    guard(|| {
+        api::get_user_by_guid(unsafe { arg_client(client) }?, unsafe {
+            arg_str(guid, "guid")
+        }?)
+    })
 }
 
 /// Shared body of the create functions.
-unsafe fn create(client: *const B24Client, fields_json: *const c_char, entity: Entity) -> *mut c_char {
-    guard(|| api::create(unsafe { arg_client(client) }?, entity, unsafe { arg_str(fields_json, "fields_json") }?))
+unsafe fn create(
+    client: *const B24Client,
+    fields_json: *const c_char,
+    entity: Entity,
+) -> *mut c_char {
+    guard(|| {
+        api::create(unsafe { arg_client(client) }?, entity, unsafe {
+            arg_str(fields_json, "fields_json")
+        }?)
+    })
 }
 
 /// Shared body of the update functions.
-unsafe fn update(client: *const B24Client, id: i64, fields_json: *const c_char, entity: Entity) -> *mut c_char {
-    guard(|| api::update(unsafe { arg_client(client) }?, entity, id, unsafe { arg_str(fields_json, "fields_json") }?))
+unsafe fn update(
+    client: *const B24Client,
+    id: i64,
+    fields_json: *const c_char,
+    entity: Entity,
+) -> *mut c_char {
+    guard(|| {
+        api::update(unsafe { arg_client(client) }?, entity, id, unsafe {
+            arg_str(fields_json, "fields_json")
+        }?)
+    })
 }
 
 /// Shared body of get/delete.
-unsafe fn by_id(client: *const B24Client, id: i64, entity: Entity, f: fn(&Client, Entity, i64) -> Reply) -> *mut c_char {
+unsafe fn by_id(
+    client: *const B24Client,
+    id: i64,
+    entity: Entity,
+    f: fn(&Client, Entity, i64) -> Reply,
+) -> *mut c_char {
     guard(|| f(unsafe { arg_client(client) }?, entity, id))
 }
 
@@ -216,7 +271,10 @@ unsafe fn by_id(client: *const B24Client, id: i64, entity: Entity, f: fn(&Client
 /// # Safety
 /// As `b24_call`.
 #[no_mangle]
-pub unsafe extern "C" fn b24_create_contact(client: *const B24Client, fields_json: *const c_char) -> *mut c_char {
+pub unsafe extern "C" fn b24_create_contact(
+    client: *const B24Client,
+    fields_json: *const c_char,
+) -> *mut c_char {
     unsafe { create(client, fields_json, Entity::Contact) }
 }
 
@@ -227,7 +285,11 @@ pub unsafe extern "C" fn b24_create_contact(client: *const B24Client, fields_jso
 /// # Safety
 /// As `b24_call`.
 #[no_mangle]
-pub unsafe extern "C" fn b24_update_contact(client: *const B24Client, id: i64, fields_json: *const c_char) -> *mut c_char {
+pub unsafe extern "C" fn b24_update_contact(
+    client: *const B24Client,
+    id: i64,
+    fields_json: *const c_char,
+) -> *mut c_char {
     unsafe { update(client, id, fields_json, Entity::Contact) }
 }
 
@@ -268,7 +330,10 @@ pub unsafe extern "C" fn b24_contact_fields(client: *const B24Client) -> *mut c_
 /// # Safety
 /// As `b24_call`.
 #[no_mangle]
-pub unsafe extern "C" fn b24_create_company(client: *const B24Client, fields_json: *const c_char) -> *mut c_char {
+pub unsafe extern "C" fn b24_create_company(
+    client: *const B24Client,
+    fields_json: *const c_char,
+) -> *mut c_char {
     unsafe { create(client, fields_json, Entity::Company) }
 }
 
@@ -277,7 +342,11 @@ pub unsafe extern "C" fn b24_create_company(client: *const B24Client, fields_jso
 /// # Safety
 /// As `b24_call`.
 #[no_mangle]
-pub unsafe extern "C" fn b24_update_company(client: *const B24Client, id: i64, fields_json: *const c_char) -> *mut c_char {
+pub unsafe extern "C" fn b24_update_company(
+    client: *const B24Client,
+    id: i64,
+    fields_json: *const c_char,
+) -> *mut c_char {
     unsafe { update(client, id, fields_json, Entity::Company) }
 }
 

@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-static LIMITERS: Lazy<Mutex<HashMap<String, Arc<Limiter>>>> = Lazy::new(|| Mutex::new(HashMap::new()));
+static LIMITERS: Lazy<Mutex<HashMap<String, Arc<Limiter>>>> =
+    Lazy::new(|| Mutex::new(HashMap::new()));
 
 /// A leaky bucket in its "theoretical arrival time" form (GCRA): `tat` is when the bucket would
 /// be empty again given every request admitted so far.
@@ -28,14 +29,22 @@ impl Limiter {
     /// updates it (last configuration wins): there is only one bucket on the portal side.
     pub fn for_portal(origin: &str, shape: RateLimit) -> Arc<Limiter> {
         let mut all = LIMITERS.lock().unwrap_or_else(|p| p.into_inner());
-        let l = all.entry(origin.to_string()).or_insert_with(|| Arc::new(Limiter::new(shape))).clone();
+        let l = all
+            .entry(origin.to_string())
+            .or_insert_with(|| Arc::new(Limiter::new(shape)))
+            .clone();
         l.lock().shape = shape;
         l
     }
 
     /// A private limiter (tests, benchmarks).
     pub fn new(shape: RateLimit) -> Limiter {
-        Limiter { state: Mutex::new(State { tat: Instant::now(), shape }) }
+        Limiter {
+            state: Mutex::new(State {
+                tat: Instant::now(),
+                shape,
+            }),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -89,7 +98,10 @@ mod tests {
 
     #[test]
     fn burst_then_steady_rate() {
-        let l = Limiter::new(RateLimit { burst: 10.0, per_second: 100.0 });
+        let l = Limiter::new(RateLimit {
+            burst: 10.0,
+            per_second: 100.0,
+        });
         let waits: Vec<Duration> = (0..20).map(|_| l.reserve()).collect();
         // effective burst 9: nine free, then one every 10 ms.
         assert!(waits[..9].iter().all(|w| w.is_zero()), "{waits:?}");
@@ -99,7 +111,10 @@ mod tests {
 
     #[test]
     fn refusal_fills_the_bucket() {
-        let l = Limiter::new(RateLimit { burst: 50.0, per_second: 2.0 });
+        let l = Limiter::new(RateLimit {
+            burst: 50.0,
+            per_second: 2.0,
+        });
         l.on_refused();
         let w = l.reserve().as_secs_f64();
         assert!((0.4..0.6).contains(&w), "{w}");

@@ -20,7 +20,8 @@ struct PoolKey {
 /// add-in object per session or server call; sharing the pool keeps connections (and TLS
 /// sessions) warm across them. The clients are never dropped: dropping reqwest's blocking client
 /// joins its runtime thread, which must not happen during library unload.
-static POOLS: Lazy<Mutex<HashMap<PoolKey, reqwest::blocking::Client>>> = Lazy::new(|| Mutex::new(HashMap::new()));
+static POOLS: Lazy<Mutex<HashMap<PoolKey, reqwest::blocking::Client>>> =
+    Lazy::new(|| Mutex::new(HashMap::new()));
 
 /// A pooled HTTP client for one configuration.
 #[derive(Clone, Debug)]
@@ -57,7 +58,12 @@ impl Transport {
     }
 
     /// POSTs a JSON body and returns the status and the whole body.
-    pub fn post_json(&self, url: &str, body: Vec<u8>, timeout: Duration) -> Result<(u16, Vec<u8>), Failure> {
+    pub fn post_json(
+        &self,
+        url: &str,
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<(u16, Vec<u8>), Failure> {
         let resp = self
             .http
             .post(url)
@@ -90,26 +96,43 @@ fn build_http(config: &Config) -> Result<reqwest::blocking::Client, Error> {
         .tls_built_in_root_certs(true);
     b = match &config.proxy {
         Some(p) => b.proxy(reqwest::Proxy::all(p).map_err(|e| {
-            Error::invalid_input("INVALID_CONFIG", format!("proxy URL is invalid: {}", e.without_url()))
+            Error::invalid_input(
+                "INVALID_CONFIG",
+                format!("proxy URL is invalid: {}", e.without_url()),
+            )
         })?),
         None => b.no_proxy(),
     };
     if let Some(path) = &config.ca_cert_path {
         let pem = std::fs::read(path).map_err(|e| {
-            Error::invalid_input("INVALID_CONFIG", format!("cannot read ca_cert_path {path:?}: {e}"))
+            Error::invalid_input(
+                "INVALID_CONFIG",
+                format!("cannot read ca_cert_path {path:?}: {e}"),
+            )
         })?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-            Error::invalid_input("INVALID_CONFIG", format!("ca_cert_path {path:?} is not a PEM certificate: {e}"))
+            Error::invalid_input(
+                "INVALID_CONFIG",
+                format!("ca_cert_path {path:?} is not a PEM certificate: {e}"),
+            )
         })?;
         if certs.is_empty() {
-            return Err(Error::invalid_input("INVALID_CONFIG", format!("ca_cert_path {path:?} holds no certificate")));
+            return Err(Error::invalid_input(
+                "INVALID_CONFIG",
+                format!("ca_cert_path {path:?} holds no certificate"),
+            ));
         }
         for c in certs {
             b = b.add_root_certificate(c);
         }
     }
-    b.build()
-        .map_err(|e| Error::new(ErrorKind::Transport, "HTTP_CLIENT", format!("cannot start the HTTP client: {}", describe(&e))))
+    b.build().map_err(|e| {
+        Error::new(
+            ErrorKind::Transport,
+            "HTTP_CLIENT",
+            format!("cannot start the HTTP client: {}", describe(&e)),
+        )
+    })
 }
 
 fn classify(e: reqwest::Error) -> Failure {

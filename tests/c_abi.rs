@@ -10,14 +10,21 @@ use std::process::Command;
 /// target/<profile>/, where cargo put the cdylib (the test binary lives in target/<profile>/deps).
 fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
-    exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf()
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .to_path_buf()
 }
 
 #[test]
 fn c_program_calls_every_export() {
     let dir = profile_dir();
     let lib = dir.join("libbitrix24_1c.so");
-    assert!(lib.exists(), "{} missing: cargo builds the cdylib before tests", lib.display());
+    assert!(
+        lib.exists(),
+        "{} missing: cargo builds the cdylib before tests",
+        lib.display()
+    );
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let exe = dir.join("test_abi");
     let status = Command::new("cc")
@@ -53,11 +60,19 @@ fn c_program_calls_every_export() {
     } else {
         Command::new(&exe)
     };
-    let out = cmd.arg(emu.webhook_url()).arg(guid).output().expect("test program runs");
+    let out = cmd
+        .arg(emu.webhook_url())
+        .arg(guid)
+        .output()
+        .expect("test program runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}{stderr}");
     assert!(!stdout.contains(common::SECRET) && !stderr.contains(common::SECRET));
-    assert!(out.status.success(), "C test program failed ({:?})", out.status);
+    assert!(
+        out.status.success(),
+        "C test program failed ({:?})",
+        out.status
+    );
     assert!(stdout.contains(", 0 failed"));
 }

@@ -9,11 +9,17 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 
 fn fault(method: &str, times: u32, action: FaultAction) -> Fault {
-    Fault { method: Some(method.into()), times, action }
+    Fault {
+        method: Some(method.into()),
+        times,
+        action,
+    }
 }
 
 fn new_contact(c: &bitrix24_1c::Client) -> i64 {
-    ok(api::create(c, Entity::Contact, r#"{"NAME":"Тест"}"#)).as_i64().unwrap()
+    ok(api::create(c, Entity::Contact, r#"{"NAME":"Тест"}"#))
+        .as_i64()
+        .unwrap()
 }
 
 #[test]
@@ -40,7 +46,18 @@ fn too_many_refusals_surface_as_rate_limited() {
     let c = client_with(&emu, json!({"max_retries": 2}));
     emu.inject(fault("scope", 10, FaultAction::QueryLimit));
     let e = err(api::call(&c, "scope", None));
-    assert_eq!((e["kind"].as_str(), e["code"].as_str(), e["http_status"].as_u64()), (Some("rate_limited"), Some("QUERY_LIMIT_EXCEEDED"), Some(503)));
+    assert_eq!(
+        (
+            e["kind"].as_str(),
+            e["code"].as_str(),
+            e["http_status"].as_u64()
+        ),
+        (
+            Some("rate_limited"),
+            Some("QUERY_LIMIT_EXCEEDED"),
+            Some(503)
+        )
+    );
     assert_eq!(e["retryable"], json!(true));
     assert_eq!(e["description"], json!("Too many requests"));
 }
@@ -50,7 +67,10 @@ fn connection_reset_on_a_read_is_retried() {
     let (emu, c) = setup();
     let id = new_contact(&c);
     emu.inject(fault("crm.contact.get", 1, FaultAction::ResetBeforeExecute));
-    assert_eq!(ok(api::get(&c, Entity::Contact, id))["ID"], json!(id.to_string()));
+    assert_eq!(
+        ok(api::get(&c, Entity::Contact, id))["ID"],
+        json!(id.to_string())
+    );
     emu.inject(fault("crm.contact.get", 1, FaultAction::ResetAfterExecute));
     ok(api::get(&c, Entity::Contact, id));
     emu.inject(fault("crm.contact.get", 1, FaultAction::TruncatedBody));
@@ -62,8 +82,19 @@ fn broken_add_is_reported_not_resent() {
     let (emu, c) = setup();
     emu.inject(fault("crm.contact.add", 1, FaultAction::ResetAfterExecute));
     let e = err(api::create(&c, Entity::Contact, r#"{"NAME":"Однажды"}"#));
-    assert_eq!((e["kind"].as_str(), e["code"].as_str(), e["retryable"].as_bool()), (Some("transport"), Some("OUTCOME_UNKNOWN"), Some(false)));
-    assert_eq!(emu.entity_count(EntityKind::Contact), 1, "the portal committed once, and only once");
+    assert_eq!(
+        (
+            e["kind"].as_str(),
+            e["code"].as_str(),
+            e["retryable"].as_bool()
+        ),
+        (Some("transport"), Some("OUTCOME_UNKNOWN"), Some(false))
+    );
+    assert_eq!(
+        emu.entity_count(EntityKind::Contact),
+        1,
+        "the portal committed once, and only once"
+    );
     assert_eq!(emu.stats().by_method.get("crm.contact.add"), Some(&1));
 
     emu.inject(fault("crm.contact.add", 1, FaultAction::TruncatedBody));
@@ -77,9 +108,24 @@ fn html_error_pages_become_server_errors() {
     let (emu, c) = setup();
     emu.inject(fault("crm.contact.add", 1, FaultAction::HtmlError(502)));
     let e = err(api::create(&c, Entity::Contact, r#"{"NAME":"X"}"#));
-    assert_eq!((e["kind"].as_str(), e["code"].as_str(), e["http_status"].as_u64()), (Some("server"), Some("HTTP_502"), Some(502)));
-    assert_eq!(e["retryable"], json!(false), "an add that met a 5xx may have run");
-    assert_eq!(emu.stats().by_method.get("crm.contact.add"), Some(&1), "not re-sent");
+    assert_eq!(
+        (
+            e["kind"].as_str(),
+            e["code"].as_str(),
+            e["http_status"].as_u64()
+        ),
+        (Some("server"), Some("HTTP_502"), Some(502))
+    );
+    assert_eq!(
+        e["retryable"],
+        json!(false),
+        "an add that met a 5xx may have run"
+    );
+    assert_eq!(
+        emu.stats().by_method.get("crm.contact.add"),
+        Some(&1),
+        "not re-sent"
+    );
 
     // A read is retried through a short storm of 5xx pages.
     let id = new_contact(&c);
@@ -94,7 +140,13 @@ fn persistent_html_error_on_a_read_ends_with_an_excerpt() {
     emu.inject(fault("scope", 5, FaultAction::HtmlError(504)));
     let e = err(api::call(&c, "scope", None));
     assert_eq!(e["kind"], json!("server"));
-    assert!(e["description"].as_str().unwrap().contains("HTTP 504 with a non-JSON body"), "{e}");
+    assert!(
+        e["description"]
+            .as_str()
+            .unwrap()
+            .contains("HTTP 504 with a non-JSON body"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -103,7 +155,10 @@ fn empty_bodies() {
     let c = client_with(&emu, json!({"max_retries": 0}));
     emu.inject(fault("scope", 1, FaultAction::EmptyBody(200)));
     let e = err(api::call(&c, "scope", None));
-    assert_eq!((e["kind"].as_str(), e["code"].as_str()), (Some("protocol"), Some("EMPTY_RESPONSE")));
+    assert_eq!(
+        (e["kind"].as_str(), e["code"].as_str()),
+        (Some("protocol"), Some("EMPTY_RESPONSE"))
+    );
     emu.inject(fault("scope", 1, FaultAction::EmptyBody(500)));
     assert_eq!(err(api::call(&c, "scope", None))["kind"], json!("server"));
 }
@@ -112,19 +167,42 @@ fn empty_bodies() {
 fn timeouts_are_reported_in_time() {
     let emu = emulator(None);
     let c = client_with(&emu, json!({"timeout_secs": 0.5}));
-    emu.inject(fault("scope", 1, FaultAction::Delay(Duration::from_secs(3))));
+    emu.inject(fault(
+        "scope",
+        1,
+        FaultAction::Delay(Duration::from_secs(3)),
+    ));
     let t = Instant::now();
     let e = err(api::call(&c, "scope", None));
     assert_eq!(e["kind"], json!("timeout"));
-    assert!(t.elapsed() < Duration::from_millis(2500), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        t.elapsed()
+    );
 }
 
 #[test]
 fn operation_time_limit_surfaces() {
     let (emu, c) = setup();
-    emu.inject(fault("crm.contact.list", 1, FaultAction::OperationTimeLimit));
+    emu.inject(fault(
+        "crm.contact.list",
+        1,
+        FaultAction::OperationTimeLimit,
+    ));
     let e = err(api::call(&c, "crm.contact.list", None));
-    assert_eq!((e["kind"].as_str(), e["code"].as_str(), e["http_status"].as_u64()), (Some("time_limited"), Some("OPERATION_TIME_LIMIT"), Some(429)));
+    assert_eq!(
+        (
+            e["kind"].as_str(),
+            e["code"].as_str(),
+            e["http_status"].as_u64()
+        ),
+        (
+            Some("time_limited"),
+            Some("OPERATION_TIME_LIMIT"),
+            Some(429)
+        )
+    );
 }
 
 #[test]
@@ -134,9 +212,15 @@ fn unreachable_portal_is_a_transport_error() {
         l.local_addr().unwrap().port()
     };
     let url = format!("http://127.0.0.1:{port}/rest/1/{SECRET}/");
-    let c = api::new_client(&json!({"webhook_url": url, "max_retries": 1, "rate_limit": false}).to_string()).unwrap();
+    let c = api::new_client(
+        &json!({"webhook_url": url, "max_retries": 1, "rate_limit": false}).to_string(),
+    )
+    .unwrap();
     let e = err(api::call(&c, "scope", None));
-    assert_eq!((e["kind"].as_str(), e["code"].as_str()), (Some("transport"), Some("CONNECT_FAILED")));
+    assert_eq!(
+        (e["kind"].as_str(), e["code"].as_str()),
+        (Some("transport"), Some("CONNECT_FAILED"))
+    );
 }
 
 #[test]
@@ -147,6 +231,12 @@ fn wrong_secret_is_auth_and_is_masked() {
     let text = api::envelope(&api::call(&c, "scope", None));
     assert!(!text.contains("wrongSecret999"), "{text}");
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!((v["error"]["kind"].as_str(), v["error"]["http_status"].as_u64()), (Some("auth"), Some(401)));
+    assert_eq!(
+        (
+            v["error"]["kind"].as_str(),
+            v["error"]["http_status"].as_u64()
+        ),
+        (Some("auth"), Some(401))
+    );
     assert!(c.masked_webhook_url().ends_with("/rest/1/***/"));
 }

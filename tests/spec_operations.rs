@@ -9,7 +9,9 @@ use common::*;
 use serde_json::{json, Value};
 
 fn id_of(v: &Value) -> i64 {
-    v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).unwrap_or_else(|| panic!("not an ID: {v}"))
+    v.as_i64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or_else(|| panic!("not an ID: {v}"))
 }
 
 #[test]
@@ -22,7 +24,10 @@ fn find_user_by_guid() {
     assert_eq!(user["ID"], json!(id));
     assert_eq!(user["NAME"], json!("Name"));
     let e = err(api::get_user_by_guid(&c, "no-such-guid"));
-    assert_eq!((e["kind"].as_str(), e["code"].as_str()), (Some("not_found"), Some("USER_NOT_FOUND")));
+    assert_eq!(
+        (e["kind"].as_str(), e["code"].as_str()),
+        (Some("not_found"), Some("USER_NOT_FOUND"))
+    );
 }
 
 #[test]
@@ -48,21 +53,38 @@ fn misspelt_guid_field_is_not_everyone() {
 #[test]
 fn contact_lifecycle_with_spec_payloads() {
     let (emu, c) = setup();
-    let company = id_of(&ok(api::create(&c, Entity::Company, &spec_company().to_string())));
+    let company = id_of(&ok(api::create(
+        &c,
+        Entity::Company,
+        &spec_company().to_string(),
+    )));
     let body = spec_contact(&company.to_string());
     let reply = api::create(&c, Entity::Contact, &body.to_string());
     let full = env(&reply);
     assert_eq!(full["ok"], json!(true), "{full}");
-    assert!(full.get("warnings").is_none(), "the spec body must not lose fields: {full}");
+    assert!(
+        full.get("warnings").is_none(),
+        "the spec body must not lose fields: {full}"
+    );
     let id = id_of(&full["result"]);
     assert!(full["result"].is_number(), "add returns a JSON number");
 
     let got = ok(api::get(&c, Entity::Contact, id));
     // Armenian text round-trips byte-exact.
-    for key in ["NAME", "LAST_NAME", "SECOND_NAME", "COMMENTS", "UF_CRM_1721896329420", "UF_CRM_1707822448806"] {
+    for key in [
+        "NAME",
+        "LAST_NAME",
+        "SECOND_NAME",
+        "COMMENTS",
+        "UF_CRM_1721896329420",
+        "UF_CRM_1707822448806",
+    ] {
         assert_eq!(got[key], body["fields"][key], "{key}");
     }
-    assert_eq!(got["UF_CRM_664DBFBD43D75"], body["fields"]["UF_CRM_664DBFBD43D75"]);
+    assert_eq!(
+        got["UF_CRM_664DBFBD43D75"],
+        body["fields"]["UF_CRM_664DBFBD43D75"]
+    );
     assert_eq!(got["UF_CRM_1707822731302"], json!("464"));
     assert_eq!(got["TYPE_ID"], json!("UC_DIUN9M"));
     assert_eq!(got["UF_CRM_1723100443089"], json!("GUID ID Contact"));
@@ -70,7 +92,9 @@ fn contact_lifecycle_with_spec_payloads() {
     assert_eq!(got["COMPANY_ID"], json!(company.to_string()), "{got}");
     let phones = got["PHONE"].as_array().expect("phones");
     assert_eq!(phones.len(), 2);
-    assert!(phones.iter().all(|p| p["VALUE"] == json!("+37498888888") && p["ID"].is_string()));
+    assert!(phones
+        .iter()
+        .all(|p| p["VALUE"] == json!("+37498888888") && p["ID"].is_string()));
     // Files arrived intact.
     let files = got["UF_CRM_1707822691457"].as_array().expect("files");
     assert_eq!(files.len(), 2);
@@ -82,8 +106,12 @@ fn contact_lifecycle_with_spec_payloads() {
     // Update with the spec's update body (items without IDs are added).
     let mut upd = spec_contact(&company.to_string());
     upd["fields"]["NAME"] = json!("Փոփոխված Имя");
-    upd["fields"]["PHONE"] = json!([{"ID": "", "VALUE": "+37498888888"}, {"ID": "", "VALUE": "+37498888889"}]);
-    assert_eq!(ok(api::update(&c, Entity::Contact, id, &upd.to_string())), json!(true));
+    upd["fields"]["PHONE"] =
+        json!([{"ID": "", "VALUE": "+37498888888"}, {"ID": "", "VALUE": "+37498888889"}]);
+    assert_eq!(
+        ok(api::update(&c, Entity::Contact, id, &upd.to_string())),
+        json!(true)
+    );
     let got = ok(api::get(&c, Entity::Contact, id));
     assert_eq!(got["NAME"], json!("Փոփոխված Имя"));
 
@@ -95,7 +123,9 @@ fn contact_lifecycle_with_spec_payloads() {
     let after = ok(api::get(&c, Entity::Contact, id));
     let after_phones = after["PHONE"].as_array().unwrap();
     assert_eq!(after_phones.len(), phones.len());
-    assert!(after_phones.iter().any(|p| p["ID"] == first["ID"] && p["VALUE"] == json!("+37477000000")));
+    assert!(after_phones
+        .iter()
+        .any(|p| p["ID"] == first["ID"] && p["VALUE"] == json!("+37477000000")));
     for p in rest {
         assert!(after_phones.contains(&p), "untouched phone {p} kept");
     }
@@ -110,7 +140,11 @@ fn contact_lifecycle_with_spec_payloads() {
 #[test]
 fn company_lifecycle_with_spec_payloads() {
     let (emu, c) = setup();
-    let contact = id_of(&ok(api::create(&c, Entity::Contact, r#"{"NAME":"Контакт"}"#)));
+    let contact = id_of(&ok(api::create(
+        &c,
+        Entity::Contact,
+        r#"{"NAME":"Контакт"}"#,
+    )));
     let mut body = spec_company();
     body["fields"]["CONTACT"] = json!([contact.to_string()]);
     let id = id_of(&ok(api::create(&c, Entity::Company, &body.to_string())));
@@ -118,14 +152,22 @@ fn company_lifecycle_with_spec_payloads() {
     assert_eq!(got["TITLE"], json!("Կազմակերպության անվանում"));
     assert_eq!(got["UF_CRM_1721896453819"], json!("Գործունեության  հասցե"));
     assert_eq!(got["UF_CRM_1707823136855"], json!("259"));
-    let stored = emu.entity(EntityKind::Company, id as u64).expect("stored");
-    assert!(stored["CONTACT_ID"].to_string().contains(&contact.to_string()), "the spec's CONTACT key linked the contact: {stored}");
+    // The spec's CONTACT key linked the contact (links are two-way: the contact sees its company).
+    let linked = ok(api::get(&c, Entity::Contact, contact));
+    assert_eq!(linked["COMPANY_ID"], json!(id.to_string()), "{linked}");
+    assert!(emu.entity(EntityKind::Company, id as u64).is_some());
 
     // The spec's update body for companies.
     let mut upd = spec_company();
     upd["fields"]["TITLE"] = json!("Новое имя");
-    assert_eq!(ok(api::update(&c, Entity::Company, id, &upd.to_string())), json!(true));
-    assert_eq!(ok(api::get(&c, Entity::Company, id))["TITLE"], json!("Новое имя"));
+    assert_eq!(
+        ok(api::update(&c, Entity::Company, id, &upd.to_string())),
+        json!(true)
+    );
+    assert_eq!(
+        ok(api::get(&c, Entity::Company, id))["TITLE"],
+        json!("Новое имя")
+    );
     assert_eq!(ok(api::delete(&c, Entity::Company, id)), json!(true));
     let e = err(api::delete(&c, Entity::Company, id));
     assert_eq!(e["kind"], json!("not_found"), "{e}");
@@ -137,7 +179,11 @@ fn field_descriptions_list_bank_options() {
     let f = ok(api::fields(&c, Entity::Contact));
     let bank = &f["UF_CRM_1707822731302"];
     assert_eq!(bank["type"], json!("enumeration"));
-    assert!(bank["items"].as_array().unwrap().iter().any(|i| i["ID"] == json!("464")));
+    assert!(bank["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|i| i["ID"] == json!("464")));
     let f = ok(api::fields(&c, Entity::Company));
     assert!(f["TITLE"].is_object());
 }
@@ -145,33 +191,70 @@ fn field_descriptions_list_bank_options() {
 #[test]
 fn dropped_fields_are_named_and_strict_mode_refuses() {
     let (emu, c) = setup();
-    let full = env(&api::create(&c, Entity::Contact, r#"{"NAME":"A","name":"b","UF_CRM_NOPE":"x","ID":"5"}"#));
+    let full = env(&api::create(
+        &c,
+        Entity::Contact,
+        r#"{"NAME":"A","name":"b","UF_CRM_NOPE":"x","ID":"5"}"#,
+    ));
     assert_eq!(full["ok"], json!(true));
     let w: Vec<String> = serde_json::from_value(full["warnings"].clone()).unwrap();
     assert_eq!(w.len(), 3, "{w:?}");
-    assert!(w.iter().any(|s| s.contains("\"name\"")) && w.iter().any(|s| s.contains("UF_CRM_NOPE")) && w.iter().any(|s| s.contains("read-only")));
+    assert!(
+        w.iter().any(|s| s.contains("\"name\""))
+            && w.iter().any(|s| s.contains("UF_CRM_NOPE"))
+            && w.iter().any(|s| s.contains("read-only"))
+    );
 
     let strict = client_with(&emu, json!({"strict_fields": true}));
     let before = emu.entity_count(EntityKind::Contact);
-    let e = err(api::create(&strict, Entity::Contact, r#"{"NAME":"A","UF_CRM_NOPE":"x"}"#));
-    assert_eq!((e["kind"].as_str(), e["code"].as_str()), (Some("invalid_input"), Some("UNKNOWN_FIELDS")));
-    assert_eq!(emu.entity_count(EntityKind::Contact), before, "nothing was sent");
+    let e = err(api::create(
+        &strict,
+        Entity::Contact,
+        r#"{"NAME":"A","UF_CRM_NOPE":"x"}"#,
+    ));
+    assert_eq!(
+        (e["kind"].as_str(), e["code"].as_str()),
+        (Some("invalid_input"), Some("UNKNOWN_FIELDS"))
+    );
+    assert_eq!(
+        emu.entity_count(EntityKind::Contact),
+        before,
+        "nothing was sent"
+    );
 }
 
 #[test]
 fn generic_call_list_and_paging() {
     let (_emu, c) = setup();
     for i in 0..55 {
-        ok(api::create(&c, Entity::Contact, &json!({"NAME": format!("N{i}")}).to_string()));
+        ok(api::create(
+            &c,
+            Entity::Contact,
+            &json!({"NAME": format!("N{i}")}).to_string(),
+        ));
     }
-    let full = env(&api::call(&c, "crm.contact.list", Some(r#"{"order":{"ID":"ASC"},"select":["ID","NAME"]}"#)));
+    let full = env(&api::call(
+        &c,
+        "crm.contact.list",
+        Some(r#"{"order":{"ID":"ASC"},"select":["ID","NAME"]}"#),
+    ));
     assert_eq!(full["result"].as_array().unwrap().len(), 50);
-    assert_eq!((full["total"].as_u64(), full["next"].as_u64()), (Some(55), Some(50)));
-    let page2 = env(&api::call(&c, "crm.contact.list", Some(r#"{"order":{"ID":"ASC"},"start":50}"#)));
+    assert_eq!(
+        (full["total"].as_u64(), full["next"].as_u64()),
+        (Some(55), Some(50))
+    );
+    let page2 = env(&api::call(
+        &c,
+        "crm.contact.list",
+        Some(r#"{"order":{"ID":"ASC"},"start":50}"#),
+    ));
     assert_eq!(page2["result"].as_array().unwrap().len(), 5);
     assert!(page2.get("next").is_none());
     let e = err(api::call(&c, "crm.nothing.here", None));
-    assert_eq!((e["code"].as_str(), e["http_status"].as_u64()), (Some("ERROR_METHOD_NOT_FOUND"), Some(404)));
+    assert_eq!(
+        (e["code"].as_str(), e["http_status"].as_u64()),
+        (Some("ERROR_METHOD_NOT_FOUND"), Some(404))
+    );
 }
 
 #[test]
@@ -199,10 +282,17 @@ fn batch_of_120_with_per_command_errors() {
         assert!(errs[name]["error_description"].is_string());
     }
     assert_eq!(emu.entity_count(EntityKind::Contact), 117);
-    assert_eq!(emu.stats().by_method.get("batch"), Some(&3), "120 commands go in 3 requests");
+    assert_eq!(
+        emu.stats().by_method.get("batch"),
+        Some(&3),
+        "120 commands go in 3 requests"
+    );
     // "+" in a phone survived the query-string encoding.
     let some_id = id_of(&res["c0"]);
-    assert_eq!(ok(api::get(&c, Entity::Contact, some_id))["PHONE"][0]["VALUE"], json!("+374 10 00 00"));
+    assert_eq!(
+        ok(api::get(&c, Entity::Contact, some_id))["PHONE"][0]["VALUE"],
+        json!("+374 10 00 00")
+    );
 }
 
 #[test]
@@ -225,7 +315,10 @@ fn batch_halt_reports_what_did_not_run() {
 fn check_connection_reports_scopes() {
     let (_emu, c) = setup();
     let r = ok(api::check_connection(&c));
-    assert_eq!((r["crm"].as_bool(), r["user"].as_bool()), (Some(true), Some(true)));
+    assert_eq!(
+        (r["crm"].as_bool(), r["user"].as_bool()),
+        (Some(true), Some(true))
+    );
     assert!(r["webhook"].as_str().unwrap().ends_with("/rest/1/***/"));
 }
 

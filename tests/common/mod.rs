@@ -12,13 +12,18 @@ pub const SECRET: &str = "s3cretWebhookToken0042xyz";
 
 /// Starts an emulator with the given bucket (None: no portal-side limit).
 pub fn emulator(bucket: Option<Bucket>) -> Emulator {
-    let cfg = EmulatorConfig { secret: SECRET.into(), bucket, ..EmulatorConfig::default() };
+    let cfg = EmulatorConfig {
+        secret: SECRET.into(),
+        bucket,
+        ..EmulatorConfig::default()
+    };
     Emulator::start(cfg).expect("emulator starts")
 }
 
 /// A client for `emu` with extra config keys merged in (default: no client-side limit).
 pub fn client_with(emu: &Emulator, extra: Value) -> Client {
-    let mut cfg = json!({ "webhook_url": emu.webhook_url(), "rate_limit": false, "timeout_secs": 10 });
+    let mut cfg =
+        json!({ "webhook_url": emu.webhook_url(), "rate_limit": false, "timeout_secs": 10 });
     if let Value::Object(m) = extra {
         for (k, v) in m {
             cfg[k] = v;
