@@ -128,8 +128,8 @@ impl WriteRequest {
 /// Field descriptions of an entity as `crm.*.fields` gives them, cached per webhook: one extra
 /// request per portal and entity per ten minutes, not one per 1C object.
 type FieldMap = Arc<Map<String, Value>>;
-static FIELDS_CACHE: Lazy<Mutex<HashMap<(String, Entity), (Instant, FieldMap)>>> =
-    Lazy::new(|| Mutex::new(HashMap::new()));
+type FieldCache = HashMap<(String, Entity), (Instant, FieldMap)>;
+static FIELDS_CACHE: Lazy<Mutex<FieldCache>> = Lazy::new(|| Mutex::new(HashMap::new()));
 const FIELDS_TTL: Duration = Duration::from_secs(600);
 
 /// The entity's field descriptions (cached).
