@@ -996,8 +996,20 @@ impl Store {
     }
 
     /// `crm.X.get` output read directly.
+    /// Also carries the full link set (`COMPANY_IDS` / `CONTACT_ID`, strings) for inspection,
+    /// which the HTTP `get` leaves to `*.items.get`.
     pub fn get_value(&self, kind: EntityKind, id: u64) -> Option<Value> {
-        self.map(kind).get(&id).map(|e| self.externalize(kind, e, None))
+        let e = self.map(kind).get(&id)?;
+        let mut v = self.externalize(kind, e, None);
+        let key = match kind {
+            EntityKind::Contact => "COMPANY_IDS",
+            EntityKind::Company => "CONTACT_ID",
+        };
+        let links: Vec<Value> = e.links.iter().map(|l| Value::String(l.to_string())).collect();
+        if let Value::Object(m) = &mut v {
+            m.insert(key.into(), Value::Array(links));
+        }
+        Some(v)
     }
 
     pub fn delete(&mut self, kind: EntityKind, params: &Map<String, Value>) -> CallResult {

@@ -324,7 +324,8 @@ impl Emulator {
         lock(&self.shared.store).add_user(&user)
     }
 
-    /// What `crm.X.get` would return, read directly (no HTTP, no limits).
+    /// What `crm.X.get` would return, read directly (no HTTP, no limits), plus the entity's
+    /// full link set (`COMPANY_IDS` of a contact, `CONTACT_ID` of a company) for inspection.
     pub fn entity(&self, kind: EntityKind, id: u64) -> Option<serde_json::Value> {
         lock(&self.shared.store).get_value(kind, id)
     }
