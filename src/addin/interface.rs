@@ -1,0 +1,464 @@
+//! The one table of the component's interface: every method and property with its English and
+//! Russian name, parameters and handler.
+//!
+//! Everything 1C sees (`GetNMethods`, `FindMethod`, `GetMethodName`, `GetNParams`,
+//! `GetParamDefValue`, the property calls) is answered from [`METHODS`] and [`PROPERTIES`], so
+//! documentation and BSL samples can be checked against this file alone.
+
+use super::value::{Out, Value};
+use crate::api::{self, Entity, Reply};
+use crate::client::Client;
+use crate::error::{Error, ErrorKind};
+
+/// The default of an optional parameter, as `GetParamDefValue` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamDefault {
+    /// An empty string (for an optional JSON parameter: "none").
+    EmptyString,
+    /// `Ложь`.
+    False,
+}
+
+impl ParamDefault {
+    /// The value handed to 1C.
+    pub fn to_out(self) -> Out {
+        match self {
+            ParamDefault::EmptyString => Out::Str(String::new()),
+            ParamDefault::False => Out::Bool(false),
+        }
+    }
+}
+
+/// What a method does once its parameters are read.
+#[derive(Clone, Copy)]
+pub(crate) enum Handler {
+    /// `Connect`: replaces the object's client, so the component runs it itself.
+    Connect,
+    /// Any other method: runs against the current client (`None` before `Connect`).
+    Call(fn(Option<&Client>, &Args) -> Reply),
+}
+
+/// One method of the component.
+pub struct MethodDef {
+    /// The international name (alias 0).
+    pub en: &'static str,
+    /// The Russian name (alias 1).
+    pub ru: &'static str,
+    /// The number of parameters (`GetNParams`).
+    pub params: usize,
+    /// How many leading parameters are required; the rest are optional.
+    pub required: usize,
+    /// The parameter names, in order (for messages and documentation).
+    pub param_names: &'static [&'static str],
+    /// Defaults of the optional parameters: `defaults[i]` belongs to parameter `required + i`.
+    pub defaults: &'static [ParamDefault],
+    pub(crate) handler: Handler,
+}
+
+impl MethodDef {
+    /// The default of parameter `index`, or `None` when it is required or out of range.
+    pub fn default_of(&self, index: usize) -> Option<ParamDefault> {
+        index
+            .checked_sub(self.required)
+            .and_then(|i| self.defaults.get(i).copied())
+    }
+}
+
+/// Which property a [`PropertyDef`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Prop {
+    Version,
+    LastError,
+    WebhookUrl,
+    Timeout,
+    ThrowExceptions,
+}
+
+/// One property of the component.
+pub struct PropertyDef {
+    /// The international name (alias 0).
+    pub en: &'static str,
+    /// The Russian name (alias 1).
+    pub ru: &'static str,
+    /// Readable from BSL.
+    pub readable: bool,
+    /// Writable from BSL.
+    pub writable: bool,
+    pub(crate) prop: Prop,
+}
+
+const fn method(
+    en: &'static str,
+    ru: &'static str,
+    param_names: &'static [&'static str],
+    defaults: &'static [ParamDefault],
+    handler: Handler,
+) -> MethodDef {
+    MethodDef {
+        en,
+        ru,
+        params: param_names.len(),
+        required: param_names.len() - defaults.len(),
+        param_names,
+        defaults,
+        handler,
+    }
+}
+
+const ID: &str = "ID";
+const FIELDS: &str = "FieldsJSON";
+
+/// Every method, in the order of their numbers (`FindMethod` returns the index here).
+pub static METHODS: &[MethodDef] = &[
+    method(
+        "Connect",
+        "Подключить",
+        &["WebhookURL", "SettingsJSON"],
+        &[ParamDefault::EmptyString],
+        Handler::Connect,
+    ),
+    method(
+        "CheckConnection",
+        "ПроверитьПодключение",
+        &[],
+        &[],
+        Handler::Call(check_connection),
+    ),
+    method(
+        "Call",
+        "Вызвать",
+        &["Method", "ParamsJSON"],
+        &[ParamDefault::EmptyString],
+        Handler::Call(call),
+    ),
+    method(
+        "Batch",
+        "Пакет",
+        &["CommandsJSON", "Halt"],
+        &[ParamDefault::False],
+        Handler::Call(batch),
+    ),
+    method(
+        "GetUserByGUID",
+        "ПолучитьПользователяПоGUID",
+        &["GUID"],
+        &[],
+        Handler::Call(user_by_guid),
+    ),
+    method(
+        "CreateContact",
+        "СоздатьКонтакт",
+        &[FIELDS],
+        &[],
+        Handler::Call(|c, a| create(c, a, Entity::Contact)),
+    ),
+    method(
+        "UpdateContact",
+        "ОбновитьКонтакт",
+        &[ID, FIELDS],
+        &[],
+        Handler::Call(|c, a| update(c, a, Entity::Contact)),
+    ),
+    method(
+        "DeleteContact",
+        "УдалитьКонтакт",
+        &[ID],
+        &[],
+        Handler::Call(|c, a| delete(c, a, Entity::Contact)),
+    ),
+    method(
+        "GetContact",
+        "ПолучитьКонтакт",
+        &[ID],
+        &[],
+        Handler::Call(|c, a| get(c, a, Entity::Contact)),
+    ),
+    method(
+        "ContactFields",
+        "ПоляКонтакта",
+        &[],
+        &[],
+        Handler::Call(|c, _| fields(c, Entity::Contact)),
+    ),
+    method(
+        "CreateCompany",
+        "СоздатьКомпанию",
+        &[FIELDS],
+        &[],
+        Handler::Call(|c, a| create(c, a, Entity::Company)),
+    ),
+    method(
+        "UpdateCompany",
+        "ОбновитьКомпанию",
+        &[ID, FIELDS],
+        &[],
+        Handler::Call(|c, a| update(c, a, Entity::Company)),
+    ),
+    method(
+        "DeleteCompany",
+        "УдалитьКомпанию",
+        &[ID],
+        &[],
+        Handler::Call(|c, a| delete(c, a, Entity::Company)),
+    ),
+    method(
+        "GetCompany",
+        "ПолучитьКомпанию",
+        &[ID],
+        &[],
+        Handler::Call(|c, a| get(c, a, Entity::Company)),
+    ),
+    method(
+        "CompanyFields",
+        "ПоляКомпании",
+        &[],
+        &[],
+        Handler::Call(|c, _| fields(c, Entity::Company)),
+    ),
+];
+
+/// Every property, in the order of their numbers (`FindProp` returns the index here).
+pub static PROPERTIES: &[PropertyDef] = &[
+    PropertyDef {
+        en: "Version",
+        ru: "Версия",
+        readable: true,
+        writable: false,
+        prop: Prop::Version,
+    },
+    PropertyDef {
+        en: "LastError",
+        ru: "ПоследняяОшибка",
+        readable: true,
+        writable: false,
+        prop: Prop::LastError,
+    },
+    PropertyDef {
+        en: "WebhookURL",
+        ru: "АдресВебхука",
+        readable: true,
+        writable: true,
+        prop: Prop::WebhookUrl,
+    },
+    PropertyDef {
+        en: "Timeout",
+        ru: "Таймаут",
+        readable: true,
+        writable: true,
+        prop: Prop::Timeout,
+    },
+    PropertyDef {
+        en: "ThrowExceptions",
+        ru: "ВызыватьИсключения",
+        readable: true,
+        writable: true,
+        prop: Prop::ThrowExceptions,
+    },
+];
+
+/// The index of the method called `name` (either language, any case).
+pub fn find_method(name: &str) -> Option<usize> {
+    super::text::find_name(name, METHODS.iter().map(|m| (m.en, m.ru)))
+}
+
+/// The index of the property called `name` (either language, any case).
+pub fn find_property(name: &str) -> Option<usize> {
+    super::text::find_name(name, PROPERTIES.iter().map(|p| (p.en, p.ru)))
+}
+
+/// The parameters of one call, checked against their method's count.
+pub struct Args<'a> {
+    def: &'a MethodDef,
+    values: &'a [Value],
+}
+
+impl<'a> Args<'a> {
+    /// Checks the count: at least the required parameters, at most all of them (1C always passes
+    /// all; other hosts may leave trailing optional ones out).
+    pub fn new(def: &'a MethodDef, values: &'a [Value]) -> Result<Self, Error> {
+        if values.len() < def.required || values.len() > def.params {
+            let expected = if def.required == def.params {
+                format!("{}", def.params)
+            } else {
+                format!("{} to {}", def.required, def.params)
+            };
+            return Err(Error::invalid_input(
+                "WRONG_PARAM_COUNT",
+                format!(
+                    "{} takes {expected} parameter(s), got {}",
+                    def.en,
+                    values.len()
+                ),
+            ));
+        }
+        Ok(Args { def, values })
+    }
+
+    fn at(&self, i: usize) -> (&Value, &'static str) {
+        (
+            self.values.get(i).unwrap_or(&Value::Empty),
+            self.def.param_names.get(i).copied().unwrap_or("parameter"),
+        )
+    }
+
+    /// Required string parameter `i`.
+    pub fn string(&self, i: usize) -> Result<String, Error> {
+        let (v, name) = self.at(i);
+        v.required_string(name)
+    }
+
+    /// Optional string parameter `i` (`None` when absent, Empty or `""`).
+    pub fn opt_string(&self, i: usize) -> Result<Option<String>, Error> {
+        let (v, name) = self.at(i);
+        v.optional_string(name)
+    }
+
+    /// ID parameter `i`.
+    pub fn id(&self, i: usize) -> Result<i64, Error> {
+        let (v, name) = self.at(i);
+        v.id(name)
+    }
+
+    /// Flag parameter `i`, `false` when absent or Empty.
+    pub fn flag(&self, i: usize) -> Result<bool, Error> {
+        let (v, name) = self.at(i);
+        v.flag(name, false)
+    }
+}
+
+/// The error of a call made before `Connect`.
+pub fn not_connected() -> Error {
+    Error::new(
+        ErrorKind::InvalidInput,
+        "NOT_CONNECTED",
+        "not connected: call Connect (Подключить) or set WebhookURL (АдресВебхука) first",
+    )
+}
+
+// Handlers read (and so validate) their parameters before asking for the client, so bad input is
+// reported as such even before Connect.
+fn connected(c: Option<&Client>) -> Result<&Client, Error> {
+    c.ok_or_else(not_connected)
+}
+
+fn check_connection(c: Option<&Client>, _: &Args) -> Reply {
+    api::check_connection(connected(c)?)
+}
+
+fn call(c: Option<&Client>, a: &Args) -> Reply {
+    let (method, params) = (a.string(0)?, a.opt_string(1)?);
+    api::call(connected(c)?, &method, params.as_deref())
+}
+
+fn batch(c: Option<&Client>, a: &Args) -> Reply {
+    let (commands, halt) = (a.string(0)?, a.flag(1)?);
+    api::batch(connected(c)?, &commands, halt)
+}
+
+fn user_by_guid(c: Option<&Client>, a: &Args) -> Reply {
+    let guid = a.string(0)?;
+    api::get_user_by_guid(connected(c)?, &guid)
+}
+
+fn create(c: Option<&Client>, a: &Args, e: Entity) -> Reply {
+    let fields = a.string(0)?;
+    api::create(connected(c)?, e, &fields)
+}
+
+fn update(c: Option<&Client>, a: &Args, e: Entity) -> Reply {
+    let (id, fields) = (a.id(0)?, a.string(1)?);
+    api::update(connected(c)?, e, id, &fields)
+}
+
+fn delete(c: Option<&Client>, a: &Args, e: Entity) -> Reply {
+    let id = a.id(0)?;
+    api::delete(connected(c)?, e, id)
+}
+
+fn get(c: Option<&Client>, a: &Args, e: Entity) -> Reply {
+    let id = a.id(0)?;
+    api::get(connected(c)?, e, id)
+}
+
+fn fields(c: Option<&Client>, e: Entity) -> Reply {
+    api::fields(connected(c)?, e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn table_is_consistent() {
+        let mut seen = HashSet::new();
+        for m in METHODS {
+            assert_eq!(m.params, m.param_names.len(), "{}", m.en);
+            assert_eq!(m.required + m.defaults.len(), m.params, "{}", m.en);
+            for n in [m.en, m.ru] {
+                assert!(seen.insert(n.to_lowercase()), "duplicate name {n}");
+            }
+        }
+        for p in PROPERTIES {
+            for n in [p.en, p.ru] {
+                assert!(seen.insert(n.to_lowercase()), "duplicate name {n}");
+            }
+            assert!(p.readable);
+        }
+        assert_eq!(METHODS.len(), 15);
+        assert_eq!(PROPERTIES.len(), 5);
+    }
+
+    #[test]
+    fn lookup_by_either_name_in_any_case() {
+        assert_eq!(find_method("создатьконтакт"), find_method("CREATECONTACT"));
+        assert_eq!(
+            METHODS[find_method("ПОЛУЧИТЬПОЛЬЗОВАТЕЛЯПОGUID").unwrap()].en,
+            "GetUserByGUID"
+        );
+        assert_eq!(
+            PROPERTIES[find_property("последняяошибка").unwrap()].en,
+            "LastError"
+        );
+        assert_eq!(find_method("Version"), None);
+        assert_eq!(find_property("Connect"), None);
+    }
+
+    #[test]
+    fn defaults_and_counts() {
+        let connect = &METHODS[find_method("Connect").unwrap()];
+        assert_eq!(connect.default_of(0), None);
+        assert_eq!(connect.default_of(1), Some(ParamDefault::EmptyString));
+        assert_eq!(connect.default_of(2), None);
+        let batch = &METHODS[find_method("Пакет").unwrap()];
+        assert_eq!(batch.default_of(1), Some(ParamDefault::False));
+        assert!(Args::new(connect, &[]).is_err());
+        assert!(Args::new(connect, &[Value::Empty]).is_ok());
+        assert!(Args::new(connect, &[Value::Empty, Value::Empty]).is_ok());
+        let e = Args::new(connect, &[Value::Empty, Value::Empty, Value::Empty])
+            .err()
+            .unwrap();
+        assert_eq!(
+            (e.kind, e.code.as_str()),
+            (ErrorKind::InvalidInput, "WRONG_PARAM_COUNT")
+        );
+    }
+
+    #[test]
+    fn bad_input_is_reported_before_not_connected() {
+        let get = &METHODS[find_method("GetContact").unwrap()];
+        let Handler::Call(h) = get.handler else {
+            panic!()
+        };
+        let bad = [Value::Float(1.5)];
+        assert_eq!(
+            h(None, &Args::new(get, &bad).unwrap()).unwrap_err().code,
+            "INVALID_ID"
+        );
+        let good = [Value::Int(1)];
+        assert_eq!(
+            h(None, &Args::new(get, &good).unwrap()).unwrap_err().code,
+            "NOT_CONNECTED"
+        );
+    }
+}
