@@ -268,7 +268,13 @@ pub fn contact_schema() -> Arc<Schema> {
             false,
             "Երբ է տրվել",
         ),
-        uf(next(), "UF_CRM_1707822448806", UfString, false, "Ում կողմից"),
+        uf(
+            next(),
+            "UF_CRM_1707822448806",
+            UfString,
+            false,
+            "Ում կողմից",
+        ),
         uf(next(), "UF_CRM_1707822458574", UfString, false, "ՀԾՀ"),
         uf(
             next(),
@@ -291,7 +297,13 @@ pub fn contact_schema() -> Arc<Schema> {
             false,
             "GUID ID Contact",
         ),
-        uf(next(), "UF_CRM_1723100456115", UfString, false, "CODE Contact"),
+        uf(
+            next(),
+            "UF_CRM_1723100456115",
+            UfString,
+            false,
+            "CODE Contact",
+        ),
     ]);
     finish(v)
 }
@@ -374,7 +386,13 @@ pub fn company_schema() -> Arc<Schema> {
             "Կայանի տեղադրման հասցե",
         ),
         uf(next(), "UF_CRM_1707823223708", UfFile, true, "Files"),
-        uf(next(), "UF_CRM_1723100322669", UfString, false, "CODE Company"),
+        uf(
+            next(),
+            "UF_CRM_1723100322669",
+            UfString,
+            false,
+            "CODE Company",
+        ),
         uf(
             next(),
             "UF_CRM_1723100288587",
@@ -439,10 +457,18 @@ fn other(kind: EntityKind) -> EntityKind {
 }
 
 /// Resolve `fields`/`FIELDS`/`Fields`/`arFields` (§1.4). `Err` when present but not an array.
-pub fn array_param<'a>(params: &'a Map<String, Value>, name: &str) -> Result<Option<&'a Value>, ApiError> {
+pub fn array_param<'a>(
+    params: &'a Map<String, Value>,
+    name: &str,
+) -> Result<Option<&'a Value>, ApiError> {
     let mut cap = name.to_string();
     cap[..1].make_ascii_uppercase();
-    for key in [name.to_string(), name.to_uppercase(), cap.clone(), format!("ar{cap}")] {
+    for key in [
+        name.to_string(),
+        name.to_uppercase(),
+        cap.clone(),
+        format!("ar{cap}"),
+    ] {
         if let Some(v) = params.get(&key) {
             if !php::is_array(v) {
                 return Err(ApiError::crm(&format!("Parameter '{name}' must be array.")));
@@ -478,7 +504,10 @@ fn lenient_b64(s: &str) -> Option<Vec<u8>> {
             .with_decode_allow_trailing_bits(true)
             .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
     );
-    engine.decode(clean.as_bytes()).ok().filter(|b| !b.is_empty())
+    engine
+        .decode(clean.as_bytes())
+        .ok()
+        .filter(|b| !b.is_empty())
 }
 
 fn valid_email(s: &str) -> bool {
@@ -778,8 +807,8 @@ impl Store {
                     e.vals.insert(name, Value::String(php::strval(v)));
                 }
                 FType::Char => {
-                    let y = matches!(v, Value::Bool(true))
-                        || php::strval(v).eq_ignore_ascii_case("Y");
+                    let y =
+                        matches!(v, Value::Bool(true)) || php::strval(v).eq_ignore_ascii_case("Y");
                     e.vals.insert(name, json!(if y { "Y" } else { "N" }));
                 }
                 FType::Double => {
@@ -969,9 +998,7 @@ impl Store {
         let mut p = Pending::default();
         self.internalize(kind, &fields, &mut e, false, &mut p)?;
         let touched_required = match kind {
-            EntityKind::Contact => {
-                fields.contains_key("NAME") || fields.contains_key("LAST_NAME")
-            }
+            EntityKind::Contact => fields.contains_key("NAME") || fields.contains_key("LAST_NAME"),
             EntityKind::Company => fields.contains_key("TITLE"),
         };
         if touched_required {
@@ -981,8 +1008,10 @@ impl Store {
             "DATE_MODIFY".into(),
             Value::String(time::iso(time::now_secs())),
         );
-        e.vals
-            .insert("MODIFY_BY_ID".into(), Value::String(self.webhook_user.clone()));
+        e.vals.insert(
+            "MODIFY_BY_ID".into(),
+            Value::String(self.webhook_user.clone()),
+        );
         self.commit(kind, e, p);
         Ok(Success::plain(json!(true)))
     }
@@ -1005,7 +1034,11 @@ impl Store {
             EntityKind::Contact => "COMPANY_IDS",
             EntityKind::Company => "CONTACT_ID",
         };
-        let links: Vec<Value> = e.links.iter().map(|l| Value::String(l.to_string())).collect();
+        let links: Vec<Value> = e
+            .links
+            .iter()
+            .map(|l| Value::String(l.to_string()))
+            .collect();
         if let Value::Object(m) = &mut v {
             m.insert(key.into(), Value::Array(links));
         }
@@ -1074,7 +1107,9 @@ impl Store {
     }
 
     pub fn userfield_list(&self, kind: EntityKind, params: &Map<String, Value>) -> CallResult {
-        let filter = array_param(params, "filter")?.map(to_map).unwrap_or_default();
+        let filter = array_param(params, "filter")?
+            .map(to_map)
+            .unwrap_or_default();
         let schema = self.schema(kind);
         let entity_id = match kind {
             EntityKind::Contact => "CRM_CONTACT",
@@ -1089,10 +1124,7 @@ impl Store {
             m.insert("USER_TYPE_ID".into(), json!(d.type_name()));
             m.insert("XML_ID".into(), Value::Null);
             m.insert("SORT".into(), json!("100"));
-            m.insert(
-                "MULTIPLE".into(),
-                json!(if d.multiple { "Y" } else { "N" }),
-            );
+            m.insert("MULTIPLE".into(), json!(if d.multiple { "Y" } else { "N" }));
             m.insert("MANDATORY".into(), json!("N"));
             m.insert("SHOW_FILTER".into(), json!("E"));
             m.insert("SHOW_IN_LIST".into(), json!("Y"));
@@ -1185,7 +1217,8 @@ impl Store {
                     _ => "IM",
                 };
                 let has = e.multi.iter().any(|m| {
-                    m.type_id == t && (t != "IM" || m.value_type == "OPENLINE" || m.value_type == "IMOL")
+                    m.type_id == t
+                        && (t != "IM" || m.value_type == "OPENLINE" || m.value_type == "IMOL")
                 });
                 json!(if has { "Y" } else { "N" })
             }
@@ -1195,7 +1228,9 @@ impl Store {
             },
             FType::CompanyIds | FType::ContactIds => return None,
             FType::File | FType::UfFile => match v {
-                Some(Value::Number(n)) => self.file_obj(kind, e.id, &d.name, n.as_u64().unwrap_or(0)),
+                Some(Value::Number(n)) => {
+                    self.file_obj(kind, e.id, &d.name, n.as_u64().unwrap_or(0))
+                }
                 Some(Value::Array(a)) if !a.is_empty() => Value::Array(
                     a.iter()
                         .filter_map(|x| x.as_u64())
@@ -1258,9 +1293,18 @@ impl Store {
     }
 
     /// `crm.X.list` with legacy paging (§2.2): page = floor(start/50)+1, out-of-range -> page 1.
-    pub fn list(&self, kind: EntityKind, params: &Map<String, Value>, start: Option<&Value>) -> CallResult {
-        let filter = array_param(params, "filter")?.map(to_map).unwrap_or_default();
-        let order = array_param(params, "order")?.map(to_map).unwrap_or_default();
+    pub fn list(
+        &self,
+        kind: EntityKind,
+        params: &Map<String, Value>,
+        start: Option<&Value>,
+    ) -> CallResult {
+        let filter = array_param(params, "filter")?
+            .map(to_map)
+            .unwrap_or_default();
+        let order = array_param(params, "order")?
+            .map(to_map)
+            .unwrap_or_default();
         let select = array_param(params, "select")?;
         let schema = self.schema(kind);
         let sel = Selection::new(select);
@@ -1310,7 +1354,11 @@ impl Store {
             map.range(lo..=hi)
         };
         let (rows, total, next): (Vec<&Entity>, i64, Option<i64>) = if no_count && id_asc {
-            let rows: Vec<&Entity> = iter.map(|(_, e)| e).filter(|e| pass(e)).take(PAGE as usize).collect();
+            let rows: Vec<&Entity> = iter
+                .map(|(_, e)| e)
+                .filter(|e| pass(e))
+                .take(PAGE as usize)
+                .collect();
             (rows, 0, None)
         } else {
             let mut all: Vec<&Entity> = iter.map(|(_, e)| e).filter(|e| pass(e)).collect();
@@ -1349,7 +1397,11 @@ impl Store {
                 }
                 let from = ((page - 1) * PAGE) as usize;
                 let rows: Vec<&Entity> = all.into_iter().skip(from).take(PAGE as usize).collect();
-                let next = if page * PAGE < total { Some(page * PAGE) } else { None };
+                let next = if page * PAGE < total {
+                    Some(page * PAGE)
+                } else {
+                    None
+                };
                 (rows, total, next)
             }
         };

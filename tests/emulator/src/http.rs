@@ -148,7 +148,9 @@ impl Conn<'_> {
                 Err(e)
                     if matches!(
                         e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
                     ) =>
                 {
                     continue
@@ -341,13 +343,22 @@ fn linger0(s: &TcpStream) {
         linger: i32,
     }
     extern "C" {
-        fn setsockopt(fd: i32, level: i32, name: i32, val: *const std::ffi::c_void, len: u32) -> i32;
+        fn setsockopt(
+            fd: i32,
+            level: i32,
+            name: i32,
+            val: *const std::ffi::c_void,
+            len: u32,
+        ) -> i32;
     }
     #[cfg(any(target_os = "linux", target_os = "android"))]
     const OPT: (i32, i32) = (1, 13);
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     const OPT: (i32, i32) = (0xffff, 0x80);
-    let l = Linger { onoff: 1, linger: 0 };
+    let l = Linger {
+        onoff: 1,
+        linger: 0,
+    };
     // SAFETY: valid fd owned by `s`, pointer to a properly sized struct for the call's duration.
     unsafe {
         setsockopt(
@@ -372,7 +383,10 @@ fn linger0(s: &TcpStream) {
     extern "system" {
         fn setsockopt(s: usize, level: i32, name: i32, val: *const u8, len: i32) -> i32;
     }
-    let l = Linger { onoff: 1, linger: 0 };
+    let l = Linger {
+        onoff: 1,
+        linger: 0,
+    };
     // SAFETY: valid socket owned by `s`, pointer to a properly sized struct for the call.
     unsafe {
         setsockopt(
@@ -407,8 +421,11 @@ fn serve_conn(stream: TcpStream, shared: &Shared) -> io::Result<()> {
                     status,
                     content_type: "text/html; charset=utf-8",
                     headers: vec![],
-                    body: format!("<html><body><h1>{status} {}</h1></body></html>", reason(status))
-                        .into_bytes(),
+                    body: format!(
+                        "<html><body><h1>{status} {}</h1></body></html>",
+                        reason(status)
+                    )
+                    .into_bytes(),
                 };
                 let _ = c.s.write_all(&[head_bytes(&r, false), r.body].concat());
                 return Ok(());

@@ -42,7 +42,9 @@ fn main() {
             }
             "--no-bucket" => cfg.bucket = None,
             "--https-required" => cfg.require_https = true,
-            "--operating" => cfg.operating_limit_secs = Some(val().parse().unwrap_or_else(|_| usage())),
+            "--operating" => {
+                cfg.operating_limit_secs = Some(val().parse().unwrap_or_else(|_| usage()))
+            }
             "-h" | "--help" => usage(),
             _ => usage(),
         }

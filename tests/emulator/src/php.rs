@@ -18,18 +18,16 @@ pub fn urldecode(s: &str) -> String {
                 out.push(b' ');
                 i += 1;
             }
-            b'%' if i + 2 < b.len() => {
-                match (hex(b[i + 1]), hex(b[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h * 16 + l);
-                        i += 3;
-                    }
-                    _ => {
-                        out.push(b'%');
-                        i += 1;
-                    }
+            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 3;
                 }
-            }
+                _ => {
+                    out.push(b'%');
+                    i += 1;
+                }
+            },
             c => {
                 out.push(c);
                 i += 1;
@@ -316,7 +314,9 @@ fn encode_seq<'a>(it: impl Iterator<Item = &'a Value>, out: &mut String) {
 }
 
 fn is_sequential(m: &Map<String, Value>) -> bool {
-    m.keys().enumerate().all(|(i, k)| int_key(k) == Some(i as i64))
+    m.keys()
+        .enumerate()
+        .all(|(i, k)| int_key(k) == Some(i as i64))
 }
 
 fn encode_str(s: &str, out: &mut String) {

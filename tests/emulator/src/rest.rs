@@ -367,7 +367,11 @@ fn multipart(req: &Request) -> Map<String, Value> {
         if disp.contains("filename=") {
             continue;
         }
-        let Some(n) = disp.split(';').map(str::trim).find_map(|p| p.strip_prefix("name=")) else {
+        let Some(n) = disp
+            .split(';')
+            .map(str::trim)
+            .find_map(|p| p.strip_prefix("name="))
+        else {
             continue;
         };
         let n = n.trim_matches('"');
@@ -435,7 +439,10 @@ pub fn handle(sh: &Shared, req: &Request) -> Reply {
     if let Some(f) = sh.take_fault(&lc) {
         match f {
             FaultAction::QueryLimit => {
-                return err_reply(&ApiError::new(503, "QUERY_LIMIT_EXCEEDED", "Too many requests"), tr)
+                return err_reply(
+                    &ApiError::new(503, "QUERY_LIMIT_EXCEEDED", "Too many requests"),
+                    tr,
+                )
             }
             FaultAction::HtmlError(s) => return Reply::Send(html(s, "Error")),
             FaultAction::ResetBeforeExecute => return Reply::Reset,
@@ -449,7 +456,11 @@ pub fn handle(sh: &Shared, req: &Request) -> Reply {
             }
             FaultAction::OperationTimeLimit => {
                 return err_reply(
-                    &ApiError::new(429, "OPERATION_TIME_LIMIT", "Method is blocked due to operation time limit."),
+                    &ApiError::new(
+                        429,
+                        "OPERATION_TIME_LIMIT",
+                        "Method is blocked due to operation time limit.",
+                    ),
                     tr,
                 )
             }
@@ -486,7 +497,10 @@ fn rest_call(
         }
         if !ok {
             st.limited += 1;
-            return err_reply(&ApiError::new(503, "QUERY_LIMIT_EXCEEDED", "Too many requests"), tr);
+            return err_reply(
+                &ApiError::new(503, "QUERY_LIMIT_EXCEEDED", "Too many requests"),
+                tr,
+            );
         }
     }
     let Some(m) = resolve(name) else {
@@ -499,7 +513,10 @@ fn rest_call(
             .map(|p| p.eq_ignore_ascii_case("https"))
             .unwrap_or(false)
     {
-        return err_reply(&ApiError::new(401, "INVALID_REQUEST", "Https required."), tr);
+        return err_reply(
+            &ApiError::new(401, "INVALID_REQUEST", "Https required."),
+            tr,
+        );
     }
     match cred {
         Some((u, s)) => {
@@ -532,7 +549,11 @@ fn rest_call(
         let (sum, _) = lock(&sh.operating).status(lc, time::now_f64());
         if sum > limit {
             return err_reply(
-                &ApiError::new(429, "OPERATION_TIME_LIMIT", "Method is blocked due to operation time limit."),
+                &ApiError::new(
+                    429,
+                    "OPERATION_TIME_LIMIT",
+                    "Method is blocked due to operation time limit.",
+                ),
                 tr,
             );
         }
@@ -561,7 +582,10 @@ fn rest_call(
             let t = time_obj(t0, t1, processing, op_status(sh, lc));
             let extra = vec![
                 ("X-Bitrix-Rest-Time".to_string(), format!("{processing:.6}")),
-                ("X-Bitrix-Rest-User-Time".to_string(), format!("{processing:.6}")),
+                (
+                    "X-Bitrix-Rest-User-Time".to_string(),
+                    format!("{processing:.6}"),
+                ),
                 ("X-Bitrix-Rest-System-Time".to_string(), "0".to_string()),
             ];
             Reply::Send(render(200, &envelope(&s, t), tr, extra))

@@ -149,11 +149,7 @@ pub fn parse_datetime(s: &str) -> Option<i64> {
                     return None;
                 }
                 let hh = num(&body[..2])?;
-                let mm = if body.len() == 4 {
-                    num(&body[2..])?
-                } else {
-                    0
-                };
+                let mm = if body.len() == 4 { num(&body[2..])? } else { 0 };
                 off = sign * (hh * 3600 + mm * 60);
             }
         }

@@ -261,14 +261,22 @@ impl Store {
         let id: u64 = self.webhook_user.parse().unwrap_or(0);
         match self.users.get(&id) {
             Some(u) => Ok(Success::plain(self.user_out(u, scope))),
-            None => Err(ApiError::new(401, "authorization_error", "Unable to authorize user")),
+            None => Err(ApiError::new(
+                401,
+                "authorization_error",
+                "Unable to authorize user",
+            )),
         }
     }
 
     pub fn profile(&self) -> CallResult {
         let id: u64 = self.webhook_user.parse().unwrap_or(0);
         let Some(u) = self.users.get(&id) else {
-            return Err(ApiError::new(401, "authorization_error", "Unable to authorize user"));
+            return Err(ApiError::new(
+                401,
+                "authorization_error",
+                "Unable to authorize user",
+            ));
         };
         let g = |k: &str| u.get(k).cloned().unwrap_or(json!(""));
         Ok(Success::plain(json!({

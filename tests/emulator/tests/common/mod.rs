@@ -105,14 +105,29 @@ pub fn read_resp(s: &mut TcpStream) -> io::Result<Resp> {
 }
 
 /// One request on a fresh connection.
-pub fn raw(emu: &Emulator, method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> io::Result<Resp> {
+pub fn raw(
+    emu: &Emulator,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> io::Result<Resp> {
     let mut s = connect(emu);
     send(&mut s, method, target, headers, body)?;
     read_resp(&mut s)
 }
 
-pub fn send(s: &mut TcpStream, method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> io::Result<()> {
-    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n", body.len());
+pub fn send(
+    s: &mut TcpStream,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> io::Result<()> {
+    let mut req = format!(
+        "{method} {target} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -167,10 +182,20 @@ pub fn assert_err(r: &Resp, status: u16, code: &str, desc: &str) {
     let v = r.json();
     assert_eq!(v["error"], Value::from(code), "{}", r.text());
     assert_eq!(v["error_description"], Value::from(desc), "{}", r.text());
-    assert!(v.get("time").is_none(), "errors carry no time: {}", r.text());
+    assert!(
+        v.get("time").is_none(),
+        "errors carry no time: {}",
+        r.text()
+    );
 }
 
 pub fn add_contact(emu: &Emulator, fields: Value) -> u64 {
-    let r = call(emu, "crm.contact.add", serde_json::json!({ "fields": fields }));
-    r.result().as_u64().unwrap_or_else(|| panic!("{}", r.text()))
+    let r = call(
+        emu,
+        "crm.contact.add",
+        serde_json::json!({ "fields": fields }),
+    );
+    r.result()
+        .as_u64()
+        .unwrap_or_else(|| panic!("{}", r.text()))
 }
