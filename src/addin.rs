@@ -16,9 +16,6 @@
 //! The exported functions (`GetClassNames`, `GetClassObject`, `DestroyObject`,
 //! `SetPlatformCapabilities`, `GetAttachType`) are defined in `raw` and re-exported here.
 
-// `Error` is the crate-wide error type (128 bytes); boxing it here only would obscure the API.
-#![allow(clippy::result_large_err)]
-
 mod component;
 pub mod interface;
 mod raw;

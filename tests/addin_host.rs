@@ -1,0 +1,157 @@
+//! Loads the built add-in the way 1C:Enterprise does: a C++ host (`tests/host/host.cpp`, built
+//! here with g++ `-Wall -Wextra -Werror`) `dlopen`s the cdylib, drives every vtable entry and
+//! export, calls every method against the in-process emulator, and fails on any leak, double or
+//! foreign free, wrong result or crash.
+//!
+//! `B24_VALGRIND=1` also runs the host under valgrind (which must then be installed).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// `target/<profile>`: the test binary lives in `target/<profile>/deps/`.
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let deps = exe.parent().expect("deps dir");
+    deps.parent().expect("profile dir").to_path_buf()
+}
+
+fn library() -> PathBuf {
+    let name = if cfg!(windows) {
+        "bitrix24_1c.dll"
+    } else if cfg!(target_os = "macos") {
+        "libbitrix24_1c.dylib"
+    } else {
+        "libbitrix24_1c.so"
+    };
+    let lib = profile_dir().join(name);
+    assert!(lib.exists(), "the cdylib {} was not built", lib.display());
+    lib
+}
+
+/// Builds the host once per test run.
+fn host() -> &'static Path {
+    static HOST: OnceLock<PathBuf> = OnceLock::new();
+    HOST.get_or_init(|| {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/host/host.cpp");
+        let dir = profile_dir().join("addin-host");
+        std::fs::create_dir_all(&dir).expect("create the host build dir");
+        let out = dir.join(format!("host-{}", std::process::id()));
+        let status = Command::new("g++")
+            .args([
+                "-std=c++17",
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                "-g",
+                "-O1",
+                "-pthread",
+                "-o",
+            ])
+            .arg(&out)
+            .arg(&src)
+            .arg("-ldl")
+            .status()
+            .expect("g++ must be installed to build the test host");
+        assert!(status.success(), "building {} failed", src.display());
+        // A fixed name as well, for running the host by hand.
+        let _ = std::fs::copy(&out, dir.join("host"));
+        out
+    })
+}
+
+/// Runs `cmd` with a deadline, so a hang fails the test instead of stalling CI.
+fn run(mut cmd: Command, limit: Duration) -> Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the host");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let out_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = stdout.read_to_end(&mut v);
+        v
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = stderr.read_to_end(&mut v);
+        v
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the host") {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the host did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Output {
+        status,
+        stdout: out_reader.join().unwrap_or_default(),
+        stderr: err_reader.join().unwrap_or_default(),
+    }
+}
+
+fn check(output: &Output, what: &str) {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let summary = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("addin host:"))
+        .unwrap_or("(no summary)");
+    println!("{what}: {summary}");
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        output.status
+    );
+}
+
+#[test]
+fn host_drives_the_addin_like_1c() {
+    let lib = library();
+    let host = host();
+    let emulator = b24_emulator::Emulator::start_default().expect("start the emulator");
+    let mut cmd = Command::new(host);
+    cmd.arg(&lib)
+        .arg(emulator.webhook_url())
+        .arg(bitrix24_1c::VERSION);
+    let output = run(cmd, Duration::from_secs(300));
+    check(&output, "addin host");
+}
+
+#[test]
+fn host_under_valgrind() {
+    if std::env::var("B24_VALGRIND").ok().as_deref() != Some("1") {
+        println!("skipped: set B24_VALGRIND=1 to run the host under valgrind");
+        return;
+    }
+    let lib = library();
+    let host = host();
+    let emulator = b24_emulator::Emulator::start_default().expect("start the emulator");
+    let mut cmd = Command::new("valgrind");
+    cmd.args([
+        "--error-exitcode=99",
+        "--leak-check=full",
+        // The process-wide HTTP pools (and their runtime threads) live until exit by design, so
+        // their blocks are "possibly lost"/"still reachable"; anything definite is an error.
+        "--errors-for-leak-kinds=definite,indirect",
+        "--show-leak-kinds=definite,indirect",
+        "-q",
+    ])
+    .arg(host)
+    .arg(&lib)
+    .arg(emulator.webhook_url())
+    .arg(bitrix24_1c::VERSION);
+    let output = run(cmd, Duration::from_secs(1200));
+    check(&output, "addin host under valgrind");
+}
