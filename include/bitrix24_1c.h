@@ -31,6 +31,12 @@
  */
 typedef struct B24Client B24Client;
 
+/*
+ Progress of a bulk operation: `done` of `total` records have an outcome. Called on the
+ thread that called the bulk function, with the `user_data` it was given.
+ */
+typedef void (*B24ProgressFn)(void *user_data, uint64_t done, uint64_t total);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -205,6 +211,88 @@ char *b24_get_company(const B24Client *client, int64_t id);
  As `b24_call`.
  */
 char *b24_company_fields(const B24Client *client);
+
+/*
+ Upserts a contact by its 1C GUID: the fields (as for `b24_create_contact`) must carry the
+ GUID in the contact GUID field (default `UF_CRM_1723100443089`). Finds the contact by exact
+ GUID match, updates it if found, adds it if not. `result` is `{"id": N, "created": bool}`.
+ Idempotent: the same upsert twice gives one contact; concurrent upserts of one GUID in this
+ process are serialised; an add whose answer was lost is resolved by looking the GUID up
+ again. Several contacts with the GUID: `conflict`/`AMBIGUOUS_GUID` with `details.ids`. Free
+ with `b24_string_free`.
+
+ # Safety
+ As `b24_call`.
+ */
+char *b24_upsert_contact(const B24Client *client, const char *fields_json);
+
+/*
+ Upserts a company by its 1C GUID (default field `UF_CRM_1723100288587`); as
+ `b24_upsert_contact`. Free with `b24_string_free`.
+
+ # Safety
+ As `b24_call`.
+ */
+char *b24_upsert_company(const B24Client *client, const char *fields_json);
+
+/*
+ Makes a multi-field of contact `id` exactly the given list. `field`: `PHONE`, `EMAIL`,
+ `WEB`, `IM` or `LINK`; `values_json`: `["+37498888888", {"VALUE": "+37477000000",
+ "VALUE_TYPE": "MOBILE"}]` (VALUE_TYPE defaults to WORK). One get and one update that
+ overwrites, adds and deletes items by ID. `result` is `{"kept","changed","added","deleted"}`.
+ Free with `b24_string_free`.
+
+ # Safety
+ As `b24_call`.
+ */
+char *b24_set_contact_multifield(const B24Client *client, int64_t id, const char *field, const char *values_json);
+
+/*
+ Makes a multi-field of company `id` exactly the given list; as
+ `b24_set_contact_multifield`. Free with `b24_string_free`.
+
+ # Safety
+ As `b24_call`.
+ */
+char *b24_set_company_multifield(const B24Client *client, int64_t id, const char *field, const char *values_json);
+
+/*
+ Upserts many contacts by 1C GUID. `records_json` is a JSON array of field objects (or
+ `{"fields","params"}` objects), each carrying its GUID. GUIDs are looked up with few
+ requests, writes go 50 per `batch` request with several requests in flight, all paced by the
+ portal's shared bucket. `result` has one entry per record, in input order:
+ `{"guid","id","created"}` or `{"guid","error":{...}}`; `summary` is
+ `{"created","updated","failed"}`. A failed command is reported, never re-sent; only
+ commands that did not run (or whose outcome was unknown, after a GUID lookup) are sent
+ again. `progress` may be NULL. Files by path are not supported here. Free with
+ `b24_string_free`.
+
+ # Safety
+ As `b24_call`; `progress`, when not NULL, must be callable with `user_data`.
+ */
+char *b24_bulk_upsert_contacts(const B24Client *client, const char *records_json, B24ProgressFn progress, void *user_data);
+
+/*
+ Upserts many companies by 1C GUID; as `b24_bulk_upsert_contacts`. Free with
+ `b24_string_free`.
+
+ # Safety
+ As `b24_bulk_upsert_contacts`.
+ */
+char *b24_bulk_upsert_companies(const B24Client *client, const char *records_json, B24ProgressFn progress, void *user_data);
+
+/*
+ Lists every row of a `*.list` method (e.g. `crm.contact.list`) with the ID cursor
+ (`order ID ASC`, `filter >ID`, `start=-1`): no duplicates, no holes, no row counting.
+ `params_json` (may be NULL): `filter` and `select` as for the method. `file_path` NULL:
+ `result` is the array of rows; otherwise the rows are written to that file as a JSON array
+ and `result` is `{"path","count"}`. `pages_per_batch` 1..50 chains that many pages in one
+ `batch` request (0 means 1). `total` is the row count. Free with `b24_string_free`.
+
+ # Safety
+ As `b24_call`.
+ */
+char *b24_export(const B24Client *client, const char *method, const char *params_json, const char *file_path, uint32_t pages_per_batch);
 
 #ifdef __cplusplus
 }  // extern "C"

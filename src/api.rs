@@ -12,6 +12,7 @@ use crate::client::{Client, Response};
 use crate::config::Config;
 use crate::crm::{self, WriteRequest};
 use crate::error::{Error, ErrorKind};
+use crate::sync::{self, BulkOptions};
 use serde_json::{json, Map, Value};
 
 pub use crate::crm::Entity;
@@ -235,4 +236,121 @@ pub fn check_connection(client: &Client) -> Reply {
         }
     }
     Ok(out)
+}
+
+/// Upserts by 1C GUID (the GUID field must be among the fields); `result` is
+/// `{"id": N, "created": true|false}`.
+pub fn upsert(client: &Client, entity: Entity, fields_json: &str) -> Reply {
+    let req = write_request(entity, fields_json)?;
+    let (u, warnings) = sync::upsert(client, entity, &req)?;
+    Ok(Success {
+        result: json!({"id": u.id, "created": u.created}),
+        warnings,
+        ..Success::default()
+    })
+}
+
+/// Makes a multi-field (PHONE, EMAIL, WEB, IM, LINK) exactly the given values (a JSON array
+/// of strings or `{"VALUE","VALUE_TYPE"}`); `result` is `{"kept","changed","added","deleted"}`.
+pub fn set_multifield(
+    client: &Client,
+    entity: Entity,
+    id: i64,
+    field: &str,
+    values_json: &str,
+) -> Reply {
+    crm::check_id(id)?;
+    let values = parse_json("values", values_json)?;
+    let r = sync::replace_multifield(client, entity, id, field, &values)?;
+    Ok(Success {
+        result: json!({"kept": r.kept, "changed": r.changed, "added": r.added, "deleted": r.deleted}),
+        ..Success::default()
+    })
+}
+
+/// Upserts a JSON array of records by 1C GUID; `result` holds one entry per record in input
+/// order (`{"guid","id","created"}` or `{"guid","error":{...}}`), `summary` the counts.
+pub fn bulk_upsert(
+    client: &Client,
+    entity: Entity,
+    records_json: &str,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Reply {
+    let Value::Array(records) = parse_json("records", records_json)? else {
+        return Err(Error::invalid_input(
+            "INVALID_RECORDS",
+            "records must be a JSON array",
+        ));
+    };
+    let options = BulkOptions {
+        concurrency: client.config().bulk_concurrency,
+    };
+    let (rows, warnings) = sync::bulk_upsert(client, entity, &records, options, progress)?;
+    let count = |f: &dyn Fn(&Value) -> bool| rows.iter().filter(|r| f(r)).count();
+    let summary = json!({
+        "created": count(&|r| r["created"] == json!(true)),
+        "updated": count(&|r| r["created"] == json!(false)),
+        "failed": count(&|r| r.get("error").is_some()),
+    });
+    let mut extra = Map::new();
+    extra.insert("summary".into(), summary);
+    Ok(Success {
+        result: Value::Array(rows),
+        warnings,
+        extra,
+        ..Success::default()
+    })
+}
+
+/// Lists every row of a `*.list` method by ID cursor. Without `file_path`, `result` is the JSON
+/// array of rows; with it, the rows are written there as a JSON array and `result` is
+/// `{"path": ..., "count": N}`.
+pub fn export(
+    client: &Client,
+    method: &str,
+    params_json: Option<&str>,
+    file_path: Option<&str>,
+    pages_per_batch: usize,
+) -> Reply {
+    let params = match params_json.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(t) => parse_json("params", t)?,
+        None => json!({}),
+    };
+    match file_path.map(str::trim).filter(|s| !s.is_empty()) {
+        None => {
+            let mut rows = Vec::new();
+            let count = sync::export(client, method, &params, pages_per_batch, &mut |row| {
+                rows.push(row);
+                Ok(())
+            })?;
+            Ok(Success {
+                result: Value::Array(rows),
+                total: Some(count),
+                ..Success::default()
+            })
+        }
+        Some(path) => {
+            use std::io::Write;
+            let io = |e: std::io::Error| {
+                Error::invalid_input("INVALID_FILE", format!("cannot write {path}: {e}"))
+            };
+            let mut w = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
+            w.write_all(b"[").map_err(io)?;
+            let mut first = true;
+            let count = sync::export(client, method, &params, pages_per_batch, &mut |row| {
+                if !first {
+                    w.write_all(b",\n").map_err(io)?;
+                }
+                first = false;
+                serde_json::to_writer(&mut w, &row).map_err(|e| io(e.into()))
+            })?;
+            w.write_all(b"]\n").map_err(io)?;
+            w.flush().map_err(io)?;
+            Ok(Success {
+                result: json!({"path": path, "count": count}),
+                total: Some(count),
+                ..Success::default()
+            })
+        }
+    }
 }

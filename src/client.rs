@@ -118,10 +118,21 @@ impl Client {
         params: &Value,
         repeat: Repeat,
     ) -> Result<Response, Error> {
-        validate_method(method)?;
-        let url = self.inner.config.webhook.method_url(method);
         let body = serde_json::to_vec(params)
             .map_err(|e| Error::invalid_input("INVALID_JSON", e.to_string()))?;
+        self.call_body(method, body.into(), repeat)
+    }
+
+    /// Calls `method` with an already serialised JSON body (large bodies are built once and
+    /// shared by every attempt).
+    pub fn call_body(
+        &self,
+        method: &str,
+        body: bytes::Bytes,
+        repeat: Repeat,
+    ) -> Result<Response, Error> {
+        validate_method(method)?;
+        let url = self.inner.config.webhook.method_url(method);
         let cfg = &self.inner.config;
         let started = Instant::now();
         // Every retry loop is bounded in count and in time.

@@ -192,6 +192,8 @@ struct RawConfig {
     guid_fields: Option<GuidFields>,
     #[serde(default)]
     strict_fields: Option<bool>,
+    #[serde(default)]
+    bulk_concurrency: Option<usize>,
 }
 
 /// A validated configuration.
@@ -215,6 +217,9 @@ pub struct Config {
     pub guid_fields: GuidFields,
     /// When true, field keys the portal would silently drop are an `invalid_input` error.
     pub strict_fields: bool,
+    /// Batch requests a bulk upsert keeps in flight (default 4; pacing still comes from the
+    /// shared bucket, this only hides the portal's latency).
+    pub bulk_concurrency: usize,
 }
 
 impl Config {
@@ -227,7 +232,8 @@ impl Config {
     ///
     /// Keys: `webhook_url` (required), `connect_timeout_secs` (10), `timeout_secs` (60),
     /// `max_retries` (5), `rate_limit` (`{"burst":50,"per_second":2}`; `false` turns it off),
-    /// `proxy`, `ca_cert_path`, `guid_fields` (`{"user","contact","company"}`), `strict_fields` (false).
+    /// `proxy`, `ca_cert_path`, `guid_fields` (`{"user","contact","company"}`), `strict_fields` (false),
+    /// `bulk_concurrency` (4).
     pub fn from_json(json: &str) -> Result<Config, Error> {
         let raw: RawConfig = serde_json::from_str(json).map_err(|e| {
             // serde's message may quote the input, which holds the secret: keep only the position.
@@ -320,6 +326,7 @@ impl Config {
             ca_cert_path: raw.ca_cert_path.filter(|p| !p.is_empty()),
             guid_fields,
             strict_fields: raw.strict_fields.unwrap_or(false),
+            bulk_concurrency: raw.bulk_concurrency.unwrap_or(4).clamp(1, 16),
         })
     }
 }

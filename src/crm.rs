@@ -1,9 +1,10 @@
 //! CRM operations on contacts and companies, and the guard against fields the portal would
 //! silently drop.
 
-use crate::client::{Client, Response};
+use crate::client::{Client, Repeat, Response};
 use crate::config::is_field_code;
 use crate::error::{Error, ErrorKind};
+use crate::files::{self, FileRef};
 use once_cell::sync::Lazy;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -51,6 +52,8 @@ pub struct WriteRequest {
     pub fields: Map<String, Value>,
     /// Bitrix's `params` (`REGISTER_SONET_EVENT`, ...), if given.
     pub params: Option<Value>,
+    /// Files given by path (`{"filePath": ...}`), spliced into the body when it is sent.
+    pub files: Vec<FileRef>,
 }
 
 impl WriteRequest {
@@ -105,13 +108,20 @@ impl WriteRequest {
                 out.insert(k, v);
             }
         }
+        let files = files::extract(&mut out)?;
         Ok(WriteRequest {
             fields: out,
             params,
+            files,
         })
     }
 
-    /// The Bitrix parameters for `add` (`id` = None) or `update`.
+    /// The JSON body for `add` (`id` = None) or `update`, files spliced in.
+    pub fn to_body(&self, id: Option<i64>) -> Result<bytes::Bytes, Error> {
+        Ok(files::serialize(&self.to_params(id), &self.files)?.into())
+    }
+
+    /// The Bitrix parameters for `add` (`id` = None) or `update` (file markers not expanded).
     pub fn to_params(&self, id: Option<i64>) -> Value {
         let mut p = Map::new();
         if let Some(id) = id {
@@ -234,7 +244,7 @@ pub fn create(
     req: &WriteRequest,
 ) -> Result<(Response, Vec<String>), Error> {
     let warnings = check_fields(client, entity, req, false)?;
-    let resp = client.call(&entity.method("add"), &req.to_params(None))?;
+    let resp = client.call_body(&entity.method("add"), req.to_body(None)?, Repeat::Unsafe)?;
     Ok((resp, warnings))
 }
 
@@ -247,7 +257,11 @@ pub fn update(
 ) -> Result<(Response, Vec<String>), Error> {
     check_id(id)?;
     let warnings = check_fields(client, entity, req, true)?;
-    let resp = client.call(&entity.method("update"), &req.to_params(Some(id)))?;
+    let resp = client.call_body(
+        &entity.method("update"),
+        req.to_body(Some(id))?,
+        Repeat::Safe,
+    )?;
     Ok((resp, warnings))
 }
 

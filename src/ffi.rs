@@ -8,7 +8,7 @@
 use crate::api::{self, Entity, Reply};
 use crate::client::Client;
 use crate::error::{Error, ErrorKind};
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::{c_char, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
@@ -376,4 +376,180 @@ pub unsafe extern "C" fn b24_get_company(client: *const B24Client, id: i64) -> *
 #[no_mangle]
 pub unsafe extern "C" fn b24_company_fields(client: *const B24Client) -> *mut c_char {
     guard(|| api::fields(unsafe { arg_client(client) }?, Entity::Company))
+}
+
+/// Upserts a contact by its 1C GUID: the fields (as for `b24_create_contact`) must carry the
+/// GUID in the contact GUID field (default `UF_CRM_1723100443089`). Finds the contact by exact
+/// GUID match, updates it if found, adds it if not. `result` is `{"id": N, "created": bool}`.
+/// Idempotent: the same upsert twice gives one contact; concurrent upserts of one GUID in this
+/// process are serialised; an add whose answer was lost is resolved by looking the GUID up
+/// again. Several contacts with the GUID: `conflict`/`AMBIGUOUS_GUID` with `details.ids`. Free
+/// with `b24_string_free`.
+///
+/// # Safety
+/// As `b24_call`.
+#[no_mangle]
+pub unsafe extern "C" fn b24_upsert_contact(
+    client: *const B24Client,
+    fields_json: *const c_char,
+) -> *mut c_char {
+    guard(|| {
+        api::upsert(unsafe { arg_client(client) }?, Entity::Contact, unsafe {
+            arg_str(fields_json, "fields_json")
+        }?)
+    })
+}
+
+/// Upserts a company by its 1C GUID (default field `UF_CRM_1723100288587`); as
+/// `b24_upsert_contact`. Free with `b24_string_free`.
+///
+/// # Safety
+/// As `b24_call`.
+#[no_mangle]
+pub unsafe extern "C" fn b24_upsert_company(
+    client: *const B24Client,
+    fields_json: *const c_char,
+) -> *mut c_char {
+    guard(|| {
+        api::upsert(unsafe { arg_client(client) }?, Entity::Company, unsafe {
+            arg_str(fields_json, "fields_json")
+        }?)
+    })
+}
+
+unsafe fn set_multifield(
+    client: *const B24Client,
+    id: i64,
+    field: *const c_char,
+    values_json: *const c_char,
+    entity: Entity,
+) -> *mut c_char {
+    guard(|| {
+        let c = unsafe { arg_client(client) }?;
+        let f = unsafe { arg_str(field, "field") }?;
+        api::set_multifield(c, entity, id, f, unsafe {
+            arg_str(values_json, "values_json")
+        }?)
+    })
+}
+
+/// Makes a multi-field of contact `id` exactly the given list. `field`: `PHONE`, `EMAIL`,
+/// `WEB`, `IM` or `LINK`; `values_json`: `["+37498888888", {"VALUE": "+37477000000",
+/// "VALUE_TYPE": "MOBILE"}]` (VALUE_TYPE defaults to WORK). One get and one update that
+/// overwrites, adds and deletes items by ID. `result` is `{"kept","changed","added","deleted"}`.
+/// Free with `b24_string_free`.
+///
+/// # Safety
+/// As `b24_call`.
+#[no_mangle]
+pub unsafe extern "C" fn b24_set_contact_multifield(
+    client: *const B24Client,
+    id: i64,
+    field: *const c_char,
+    values_json: *const c_char,
+) -> *mut c_char {
+    unsafe { set_multifield(client, id, field, values_json, Entity::Contact) }
+}
+
+/// Makes a multi-field of company `id` exactly the given list; as
+/// `b24_set_contact_multifield`. Free with `b24_string_free`.
+///
+/// # Safety
+/// As `b24_call`.
+#[no_mangle]
+pub unsafe extern "C" fn b24_set_company_multifield(
+    client: *const B24Client,
+    id: i64,
+    field: *const c_char,
+    values_json: *const c_char,
+) -> *mut c_char {
+    unsafe { set_multifield(client, id, field, values_json, Entity::Company) }
+}
+
+/// Progress of a bulk operation: `done` of `total` records have an outcome. Called on the
+/// thread that called the bulk function, with the `user_data` it was given.
+pub type B24ProgressFn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, done: u64, total: u64)>;
+
+unsafe fn bulk(
+    client: *const B24Client,
+    records_json: *const c_char,
+    progress: B24ProgressFn,
+    user_data: *mut c_void,
+    entity: Entity,
+) -> *mut c_char {
+    guard(|| {
+        let c = unsafe { arg_client(client) }?;
+        let records = unsafe { arg_str(records_json, "records_json") }?;
+        let mut report = |done: usize, total: usize| {
+            if let Some(f) = progress {
+                // SAFETY: the caller's callback, called on the caller's thread with its own data.
+                unsafe { f(user_data, done as u64, total as u64) };
+            }
+        };
+        api::bulk_upsert(c, entity, records, &mut report)
+    })
+}
+
+/// Upserts many contacts by 1C GUID. `records_json` is a JSON array of field objects (or
+/// `{"fields","params"}` objects), each carrying its GUID. GUIDs are looked up with few
+/// requests, writes go 50 per `batch` request with several requests in flight, all paced by the
+/// portal's shared bucket. `result` has one entry per record, in input order:
+/// `{"guid","id","created"}` or `{"guid","error":{...}}`; `summary` is
+/// `{"created","updated","failed"}`. A failed command is reported, never re-sent; only
+/// commands that did not run (or whose outcome was unknown, after a GUID lookup) are sent
+/// again. `progress` may be NULL. Files by path are not supported here. Free with
+/// `b24_string_free`.
+///
+/// # Safety
+/// As `b24_call`; `progress`, when not NULL, must be callable with `user_data`.
+#[no_mangle]
+pub unsafe extern "C" fn b24_bulk_upsert_contacts(
+    client: *const B24Client,
+    records_json: *const c_char,
+    progress: B24ProgressFn,
+    user_data: *mut c_void,
+) -> *mut c_char {
+    unsafe { bulk(client, records_json, progress, user_data, Entity::Contact) }
+}
+
+/// Upserts many companies by 1C GUID; as `b24_bulk_upsert_contacts`. Free with
+/// `b24_string_free`.
+///
+/// # Safety
+/// As `b24_bulk_upsert_contacts`.
+#[no_mangle]
+pub unsafe extern "C" fn b24_bulk_upsert_companies(
+    client: *const B24Client,
+    records_json: *const c_char,
+    progress: B24ProgressFn,
+    user_data: *mut c_void,
+) -> *mut c_char {
+    unsafe { bulk(client, records_json, progress, user_data, Entity::Company) }
+}
+
+/// Lists every row of a `*.list` method (e.g. `crm.contact.list`) with the ID cursor
+/// (`order ID ASC`, `filter >ID`, `start=-1`): no duplicates, no holes, no row counting.
+/// `params_json` (may be NULL): `filter` and `select` as for the method. `file_path` NULL:
+/// `result` is the array of rows; otherwise the rows are written to that file as a JSON array
+/// and `result` is `{"path","count"}`. `pages_per_batch` 1..50 chains that many pages in one
+/// `batch` request (0 means 1). `total` is the row count. Free with `b24_string_free`.
+///
+/// # Safety
+/// As `b24_call`.
+#[no_mangle]
+pub unsafe extern "C" fn b24_export(
+    client: *const B24Client,
+    method: *const c_char,
+    params_json: *const c_char,
+    file_path: *const c_char,
+    pages_per_batch: u32,
+) -> *mut c_char {
+    guard(|| {
+        let c = unsafe { arg_client(client) }?;
+        let m = unsafe { arg_str(method, "method") }?;
+        let p = unsafe { opt_str(params_json, "params_json") }?;
+        let f = unsafe { opt_str(file_path, "file_path") }?;
+        api::export(c, m, p, f, pages_per_batch.max(1) as usize)
+    })
 }

@@ -12,7 +12,9 @@ pub mod client;
 pub mod config;
 pub mod crm;
 pub mod error;
+pub mod files;
 pub mod limiter;
+pub mod sync;
 pub mod transport;
 
 pub mod addin;

@@ -61,7 +61,7 @@ impl Transport {
     pub fn post_json(
         &self,
         url: &str,
-        body: Vec<u8>,
+        body: bytes::Bytes,
         timeout: Duration,
     ) -> Result<(u16, Vec<u8>), Failure> {
         let resp = self
