@@ -223,13 +223,16 @@ impl Emulator {
     pub fn start(config: EmulatorConfig) -> std::io::Result<Emulator> {
         let listener = TcpListener::bind(config.bind)?;
         let addr = listener.local_addr()?;
-        let mut store = crm::Store::new(&config.user_id);
+        // The URL's user part may be an ID or a login (§1.1); the owner gets ID 1 then.
+        let owner = config.user_id.parse::<u64>().unwrap_or(1);
+        let mut store = crm::Store::new(&owner.to_string());
         store.add_user(&serde_json::json!({
-            "ID": config.user_id.parse::<u64>().unwrap_or(1),
+            "ID": owner,
             "NAME": "Admin",
             "LAST_NAME": "",
             "EMAIL": "admin@example.com",
             "ACTIVE": true,
+            "LOGIN": config.user_id,
         }));
         let shared = Arc::new(Shared {
             bucket: Mutex::new(BucketState {

@@ -118,7 +118,7 @@ impl Store {
             if v.is_null() && k != "ACTIVE" {
                 continue; // null-valued keys are omitted (§6.2)
             }
-            if k.starts_with("UF_USR_") && scope != UserScope::Full {
+            if k == "LOGIN" || (k.starts_with("UF_USR_") && scope != UserScope::Full) {
                 continue;
             }
             out.insert(k.clone(), v.clone());

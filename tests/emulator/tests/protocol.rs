@@ -742,3 +742,24 @@ fn stats_and_methods() {
         .ends_with("/rest/1/emulatorsecret0123456789/"));
     assert_eq!(e.base_url(), format!("http://127.0.0.1:{}", e.port()));
 }
+
+#[test]
+fn webhook_user_given_as_login() {
+    let e = Emulator::start(EmulatorConfig {
+        user_id: "admin".into(),
+        bucket: None,
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(e
+        .webhook_url()
+        .contains("/rest/admin/emulatorsecret0123456789/"));
+    let p = get(&e, "profile").result();
+    assert_eq!(p["ID"], json!("1"));
+    let id = add_contact(&e, json!({"NAME": "x"}));
+    assert_eq!(
+        e.entity(EntityKind::Contact, id).unwrap()["CREATED_BY_ID"],
+        json!("1")
+    );
+    assert!(get(&e, "user.get").result()[0].get("LOGIN").is_none());
+}
