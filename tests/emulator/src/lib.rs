@@ -25,7 +25,9 @@ pub use php::{json_encode as php_json_encode, parse_str as php_parse_str};
 /// `drain_per_sec`, a request that would push it above `size` gets 503.
 #[derive(Clone, Copy, Debug)]
 pub struct Bucket {
+    /// Counter limit X (50 on standard plans, 250 on Enterprise).
     pub size: f64,
+    /// Drain rate Y per second (2 or 5).
     pub drain_per_sec: f64,
 }
 
@@ -91,7 +93,9 @@ pub struct Stats {
 pub struct Fault {
     /// Lower-case method name (`"batch"` for batches); `None` matches any REST call.
     pub method: Option<String>,
+    /// How many matching requests it hits before it is used up.
     pub times: u32,
+    /// What happens to each hit request.
     pub action: FaultAction,
 }
 
