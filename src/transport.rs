@@ -87,7 +87,9 @@ fn build_http(config: &Config) -> Result<reqwest::blocking::Client, Error> {
     let mut b = reqwest::blocking::Client::builder()
         .connect_timeout(config.connect_timeout)
         .timeout(config.timeout)
-        .pool_idle_timeout(Duration::from_secs(50))
+        // Shorter than common server keep-alive timeouts, so a pooled connection is rarely
+        // closed by the portal just as a request goes out on it.
+        .pool_idle_timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(64)
         .tcp_nodelay(true)
         // A 302 means the portal moved; following it would turn POST into GET and lose the body.
