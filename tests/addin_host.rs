@@ -4,6 +4,12 @@
 //! foreign free, wrong result or crash.
 //!
 //! `B24_VALGRIND=1` also runs the host under valgrind (which must then be installed).
+//!
+//! Other builds of the library: `B24_ADDIN_LIB=<path>` loads that file instead of this profile's
+//! cdylib, and `B24_HOST_CXXFLAGS` adds g++ flags; e.g. for i686 Linux:
+//! `cargo build --lib --target i686-unknown-linux-gnu` then
+//! `B24_ADDIN_LIB=target/i686-unknown-linux-gnu/debug/libbitrix24_1c.so B24_HOST_CXXFLAGS=-m32
+//! cargo test --test addin_host`.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -19,6 +25,15 @@ fn profile_dir() -> PathBuf {
 }
 
 fn library() -> PathBuf {
+    if let Some(lib) = std::env::var_os("B24_ADDIN_LIB") {
+        let lib = PathBuf::from(lib);
+        assert!(
+            lib.exists(),
+            "B24_ADDIN_LIB={} does not exist",
+            lib.display()
+        );
+        return lib;
+    }
     let name = if cfg!(windows) {
         "bitrix24_1c.dll"
     } else if cfg!(target_os = "macos") {
@@ -38,7 +53,20 @@ fn host() -> &'static Path {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/host/host.cpp");
         let dir = profile_dir().join("addin-host");
         std::fs::create_dir_all(&dir).expect("create the host build dir");
-        let out = dir.join(format!("host-{}", std::process::id()));
+        let extra = std::env::var("B24_HOST_CXXFLAGS").unwrap_or_default();
+        let extra: Vec<&str> = extra.split_whitespace().collect();
+        let suffix: String = extra
+            .concat()
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect();
+        let name = if suffix.is_empty() {
+            "host".to_string()
+        } else {
+            format!("host-{suffix}")
+        };
+        // Build under a private name, then rename: concurrent test runs never see a half file.
+        let tmp = dir.join(format!("{name}.{}.tmp", std::process::id()));
         let status = Command::new("g++")
             .args([
                 "-std=c++17",
@@ -48,16 +76,17 @@ fn host() -> &'static Path {
                 "-g",
                 "-O1",
                 "-pthread",
-                "-o",
             ])
-            .arg(&out)
+            .args(&extra)
+            .arg("-o")
+            .arg(&tmp)
             .arg(&src)
             .arg("-ldl")
             .status()
             .expect("g++ must be installed to build the test host");
         assert!(status.success(), "building {} failed", src.display());
-        // A fixed name as well, for running the host by hand.
-        let _ = std::fs::copy(&out, dir.join("host"));
+        let out = dir.join(name);
+        std::fs::rename(&tmp, &out).expect("move the host into place");
         out
     })
 }

@@ -493,11 +493,10 @@ unsafe extern "C" fn dtor_scalar<const BASE: usize>(
 fn scalar_deleting(this: *mut c_void, base: usize, flags: c_uint) -> *mut c_void {
     guard(this, || {
         let p = object_ptr(this, base);
-        if p.is_null() {
-        } else if flags & 1 != 0 {
+        if !p.is_null() && flags & 1 != 0 {
             // SAFETY: `delete` through our vtable: the object is live and not used afterwards.
             unsafe { free_object(p) };
-        } else {
+        } else if !p.is_null() {
             // SAFETY: the platform calls the slot with the `this` of a live object.
             unsafe { (*p).addin.done() };
         }
