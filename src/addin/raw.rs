@@ -942,3 +942,186 @@ pub unsafe extern "C" fn SetPlatformCapabilities(_capabilities: c_int) -> c_int 
 pub unsafe extern "C" fn GetAttachType() -> c_int {
     guard(CAN_ATTACH_ANY, || CAN_ATTACH_ANY)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    fn variant(vt: u16, fill: impl FnOnce(&mut VariantData)) -> TVariant {
+        // SAFETY: all-zero bytes are a valid (EMPTY) variant.
+        let mut v: TVariant = unsafe { std::mem::zeroed() };
+        v.vt = vt;
+        fill(&mut v.data);
+        v
+    }
+
+    fn read(v: &TVariant) -> Value {
+        // SAFETY: `v` is a live variant whose string pointers (if any) are valid.
+        unsafe { read_variant(v) }
+    }
+
+    #[test]
+    fn reads_every_accepted_type() {
+        let mut text: Vec<u16> = "Ժ😀".encode_utf16().collect();
+        let mut bytes = b"ok".to_vec();
+        assert_eq!(read(&variant(vt::EMPTY, |_| {})), Value::Empty);
+        assert_eq!(read(&variant(vt::NULL, |_| {})), Value::Null);
+        assert_eq!(read(&variant(vt::I2, |d| d.i16 = -7)), Value::Int(-7));
+        assert_eq!(read(&variant(vt::I4, |d| d.i32 = 42)), Value::Int(42));
+        assert_eq!(
+            read(&variant(vt::I8, |d| d.i64 = 1 << 40)),
+            Value::Int(1 << 40)
+        );
+        assert_eq!(
+            read(&variant(vt::UI4, |d| d.u32 = u32::MAX)),
+            Value::UInt(u32::MAX.into())
+        );
+        assert_eq!(read(&variant(vt::R4, |d| d.f32 = 3.0)), Value::Float(3.0));
+        assert_eq!(read(&variant(vt::R8, |d| d.f64 = 2.5)), Value::Float(2.5));
+        // A BOOL byte other than 0/1 is read as a byte, not as an (invalid) Rust bool.
+        assert_eq!(read(&variant(vt::BOOL, |d| d.u8 = 7)), Value::Bool(true));
+        assert_eq!(read(&variant(vt::BOOL, |d| d.u8 = 0)), Value::Bool(false));
+        let w = variant(vt::PWSTR, |d| {
+            d.wstr = WStrVal {
+                ptr: text.as_mut_ptr(),
+                len: text.len() as u32,
+            }
+        });
+        assert_eq!(read(&w), Value::Utf16(text.clone()));
+        let s = variant(vt::PSTR, |d| {
+            d.str = StrVal {
+                ptr: bytes.as_mut_ptr().cast(),
+                len: 2,
+            }
+        });
+        assert_eq!(read(&s), Value::Utf8(b"ok".to_vec()));
+    }
+
+    #[test]
+    fn malformed_and_unsupported_variants() {
+        // SAFETY: a null variant pointer is allowed.
+        assert!(matches!(
+            unsafe { read_variant(ptr::null()) },
+            Value::Malformed(_)
+        ));
+        let w = variant(vt::PWSTR, |d| {
+            d.wstr = WStrVal {
+                ptr: ptr::null_mut(),
+                len: 5,
+            }
+        });
+        assert!(matches!(read(&w), Value::Malformed(_)));
+        let w = variant(vt::PWSTR, |d| {
+            d.wstr = WStrVal {
+                ptr: ptr::null_mut(),
+                len: 0,
+            }
+        });
+        assert_eq!(read(&w), Value::Utf16(Vec::new()));
+        assert_eq!(
+            read(&variant(0x2000 | vt::I4, |_| {})),
+            Value::Unsupported(0x2003)
+        );
+        assert_eq!(read(&variant(9, |_| {})), Value::Unsupported(9));
+    }
+
+    #[test]
+    fn params_array_checks() {
+        // SAFETY: null arrays are allowed by the function.
+        unsafe {
+            assert_eq!(read_params(ptr::null(), 0).unwrap(), vec![]);
+            assert_eq!(read_params(ptr::null(), 2).unwrap_err().code, "NULL_PARAMS");
+            assert_eq!(
+                read_params(ptr::null(), -1).unwrap_err().code,
+                "WRONG_PARAM_COUNT"
+            );
+        }
+        let vs = [
+            variant(vt::I4, |d| d.i32 = 1),
+            variant(vt::BOOL, |d| d.u8 = 1),
+        ];
+        // SAFETY: two live variants.
+        let got = unsafe { read_params(vs.as_ptr(), 2) }.unwrap();
+        assert_eq!(got, vec![Value::Int(1), Value::Bool(true)]);
+    }
+
+    // A memory manager in Rust that records its live blocks.
+    #[repr(C)]
+    struct FakeMem {
+        base: MemoryManager,
+    }
+
+    thread_local! {
+        static LIVE: RefCell<HashMap<usize, usize>> = RefCell::new(HashMap::new());
+    }
+
+    unsafe extern "system" fn fake_alloc(
+        _m: *mut MemoryManager,
+        p: *mut *mut c_void,
+        n: c_ulong,
+    ) -> u8 {
+        let block = Box::into_raw(vec![0u8; n as usize].into_boxed_slice()).cast::<u8>();
+        LIVE.with(|l| l.borrow_mut().insert(block as usize, n as usize));
+        // SAFETY: `p` is the caller's out-pointer.
+        unsafe { *p = block.cast() };
+        1
+    }
+
+    unsafe extern "system" fn fake_free(_m: *mut MemoryManager, p: *mut *mut c_void) {
+        // SAFETY: `p` points at a block from fake_alloc.
+        unsafe {
+            let n = LIVE
+                .with(|l| l.borrow_mut().remove(&(*p as usize)))
+                .expect("own block");
+            drop(Box::from_raw(ptr::slice_from_raw_parts_mut(
+                (*p).cast::<u8>(),
+                n,
+            )));
+            *p = ptr::null_mut();
+        }
+    }
+
+    #[test]
+    fn writes_strings_through_the_memory_manager() {
+        let vtable = MemoryManagerVtable {
+            _dtors: [ptr::null(); DTOR_SLOTS],
+            alloc: fake_alloc,
+            free: fake_free,
+        };
+        let mut mem = FakeMem {
+            base: MemoryManager { vtable: &vtable },
+        };
+        let mem_ptr: *mut MemoryManager = &mut mem.base;
+        let mut v = variant(vt::EMPTY, |_| {});
+        // SAFETY: `v` is writable and `mem_ptr` a live manager.
+        assert!(unsafe { write_out(mem_ptr, &mut v, &Out::Str("Ёж😀".into())) });
+        assert_eq!(v.vt, vt::PWSTR);
+        // SAFETY: just written: a live block of len + 1 units.
+        let (p, len) = unsafe { (v.data.wstr.ptr, v.data.wstr.len as usize) };
+        assert_eq!(len, 4);
+        assert_eq!(
+            LIVE.with(|l| l.borrow().get(&(p as usize)).copied()),
+            Some((len + 1) * 2)
+        );
+        // SAFETY: as above.
+        let units = unsafe { std::slice::from_raw_parts(p, len + 1) };
+        assert_eq!(units[len], 0);
+        assert_eq!(text::from_utf16(&units[..len]).unwrap(), "Ёж😀");
+        let mut raw = p.cast::<c_void>();
+        // SAFETY: freeing the block the way 1C does.
+        unsafe { fake_free(mem_ptr, &mut raw) };
+        assert!(LIVE.with(|l| l.borrow().is_empty()));
+
+        // Without a memory manager nothing is allocated and the write fails.
+        let mut v = variant(vt::EMPTY, |_| {});
+        // SAFETY: `v` is writable; a null manager is allowed.
+        assert!(!unsafe { write_out(ptr::null_mut(), &mut v, &Out::Str("x".into())) });
+        assert_eq!(v.vt, vt::EMPTY);
+        assert!(unsafe { write_out(ptr::null_mut(), &mut v, &Out::Bool(true)) });
+        assert_eq!((v.vt, unsafe { v.data.u8 }), (vt::BOOL, 1));
+        assert!(unsafe { write_out(ptr::null_mut(), &mut v, &Out::F64(1.5)) });
+        assert_eq!((v.vt, unsafe { v.data.f64 }), (vt::R8, 1.5));
+    }
+}
