@@ -996,7 +996,9 @@ int main(int argc, char** argv) {
     void* handle = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
 #endif
     if (!handle) {
-#ifndef _WIN32
+#ifdef _WIN32
+        std::fprintf(stderr, "LoadLibrary failed: error %lu\n", static_cast<unsigned long>(GetLastError()));
+#else
         std::fprintf(stderr, "dlopen failed: %s\n", dlerror());
 #endif
         std::printf("addin host: 0 passed, 1 failed\n");
