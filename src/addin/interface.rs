@@ -17,6 +17,8 @@ pub enum ParamDefault {
     EmptyString,
     /// `Ложь`.
     False,
+    /// The number 1.
+    One,
 }
 
 impl ParamDefault {
@@ -25,6 +27,7 @@ impl ParamDefault {
         match self {
             ParamDefault::EmptyString => Out::Str(String::new()),
             ParamDefault::False => Out::Bool(false),
+            ParamDefault::One => Out::F64(1.0),
         }
     }
 }
@@ -36,7 +39,12 @@ pub(crate) enum Handler {
     Connect,
     /// Any other method: runs against the current client (`None` before `Connect`).
     Call(fn(Option<&Client>, &Args) -> Reply),
+    /// A long method that reports progress (`done`, `total`), shown in 1C's status line.
+    Progress(ProgressHandler),
 }
+
+/// A handler that reports progress (`done`, `total`) while it runs.
+pub(crate) type ProgressHandler = fn(Option<&Client>, &Args, &mut dyn FnMut(usize, usize)) -> Reply;
 
 /// One method of the component.
 pub struct MethodDef {
@@ -215,6 +223,59 @@ pub static METHODS: &[MethodDef] = &[
         &[],
         Handler::Call(|c, _| fields(c, Entity::Company)),
     ),
+    method(
+        "UpsertContact",
+        "ЗаписатьКонтакт",
+        &[FIELDS],
+        &[],
+        Handler::Call(|c, a| upsert(c, a, Entity::Contact)),
+    ),
+    method(
+        "UpsertCompany",
+        "ЗаписатьКомпанию",
+        &[FIELDS],
+        &[],
+        Handler::Call(|c, a| upsert(c, a, Entity::Company)),
+    ),
+    method(
+        "SetContactMultiField",
+        "УстановитьМножественноеПолеКонтакта",
+        &[ID, "Field", "ValuesJSON"],
+        &[],
+        Handler::Call(|c, a| set_multifield(c, a, Entity::Contact)),
+    ),
+    method(
+        "SetCompanyMultiField",
+        "УстановитьМножественноеПолеКомпании",
+        &[ID, "Field", "ValuesJSON"],
+        &[],
+        Handler::Call(|c, a| set_multifield(c, a, Entity::Company)),
+    ),
+    method(
+        "BulkUpsertContacts",
+        "ЗаписатьКонтактыПакетом",
+        &["RecordsJSON"],
+        &[],
+        Handler::Progress(|c, a, p| bulk_upsert(c, a, p, Entity::Contact)),
+    ),
+    method(
+        "BulkUpsertCompanies",
+        "ЗаписатьКомпанииПакетом",
+        &["RecordsJSON"],
+        &[],
+        Handler::Progress(|c, a, p| bulk_upsert(c, a, p, Entity::Company)),
+    ),
+    method(
+        "Export",
+        "Выгрузить",
+        &["Method", "ParamsJSON", "FilePath", "PagesPerBatch"],
+        &[
+            ParamDefault::EmptyString,
+            ParamDefault::EmptyString,
+            ParamDefault::One,
+        ],
+        Handler::Call(export),
+    ),
 ];
 
 /// Every property, in the order of their numbers (`FindProp` returns the index here).
@@ -319,6 +380,21 @@ impl<'a> Args<'a> {
         v.id(name)
     }
 
+    /// Optional count parameter `i` in `min..=max` (`min` when absent or Empty).
+    pub fn opt_count(&self, i: usize, min: usize, max: usize) -> Result<usize, Error> {
+        let (v, name) = self.at(i);
+        if matches!(v, Value::Empty) {
+            return Ok(min);
+        }
+        match v.id(name) {
+            Ok(n) if (min as i64..=max as i64).contains(&n) => Ok(n as usize),
+            _ => Err(Error::invalid_input(
+                "WRONG_PARAM_TYPE",
+                format!("{name} must be a whole number from {min} to {max}"),
+            )),
+        }
+    }
+
     /// Flag parameter `i`, `false` when absent or Empty.
     pub fn flag(&self, i: usize) -> Result<bool, Error> {
         let (v, name) = self.at(i);
@@ -384,6 +460,38 @@ fn fields(c: Option<&Client>, e: Entity) -> Reply {
     api::fields(connected(c)?, e)
 }
 
+fn upsert(c: Option<&Client>, a: &Args, e: Entity) -> Reply {
+    let fields = a.string(0)?;
+    api::upsert(connected(c)?, e, &fields)
+}
+
+fn set_multifield(c: Option<&Client>, a: &Args, e: Entity) -> Reply {
+    let (id, field, values) = (a.id(0)?, a.string(1)?, a.string(2)?);
+    api::set_multifield(connected(c)?, e, id, &field, &values)
+}
+
+fn bulk_upsert(
+    c: Option<&Client>,
+    a: &Args,
+    progress: &mut dyn FnMut(usize, usize),
+    e: Entity,
+) -> Reply {
+    let records = a.string(0)?;
+    api::bulk_upsert(connected(c)?, e, &records, progress)
+}
+
+fn export(c: Option<&Client>, a: &Args) -> Reply {
+    let (method, params, path) = (a.string(0)?, a.opt_string(1)?, a.opt_string(2)?);
+    let pages = a.opt_count(3, 1, 50)?;
+    api::export(
+        connected(c)?,
+        &method,
+        params.as_deref(),
+        path.as_deref(),
+        pages,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -405,7 +513,7 @@ mod tests {
             }
             assert!(p.readable);
         }
-        assert_eq!(METHODS.len(), 15);
+        assert_eq!(METHODS.len(), 22);
         assert_eq!(PROPERTIES.len(), 5);
     }
 

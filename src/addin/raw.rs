@@ -272,6 +272,16 @@ struct AddInDefBaseVtable {
     _dtors: [*const c_void; DTOR_SLOTS],
     add_error:
         unsafe extern "system" fn(*mut AddInDefBase, u16, *const u16, *const u16, c_long) -> u8,
+    // Slots between AddError and SetStatusLine, in the header's order; never called.
+    _read: *const c_void,
+    _write: *const c_void,
+    _register_profile_as: *const c_void,
+    _set_event_buffer_depth: *const c_void,
+    _get_event_buffer_depth: *const c_void,
+    _external_event: *const c_void,
+    _clean_event_buffer: *const c_void,
+    set_status_line: unsafe extern "system" fn(*mut AddInDefBase, *const u16) -> u8,
+    reset_status_line: unsafe extern "system" fn(*mut AddInDefBase),
 }
 
 /// `ADDIN_E_FAIL`: shown as an error, and with a nonzero `scode` the platform raises it.
@@ -421,6 +431,30 @@ impl Component {
                 ADDIN_SCODE_FAIL,
             );
         }
+    }
+
+    /// Shows `text` in the platform's status line (nothing happens before `Init`; the server
+    /// ignores it, per the platform's documentation).
+    fn set_status_line(&self, text: &str) {
+        let conn = self.conn.load(Ordering::Acquire);
+        if conn.is_null() {
+            return;
+        }
+        let text = text::to_utf16z(text);
+        // SAFETY: as in add_error; the platform copies the NUL-terminated text during the call.
+        unsafe {
+            ((*(*conn).vtable).set_status_line)(conn, text.as_ptr());
+        }
+    }
+
+    /// Clears the status line set by [`Component::set_status_line`].
+    fn reset_status_line(&self) {
+        let conn = self.conn.load(Ordering::Acquire);
+        if conn.is_null() {
+            return;
+        }
+        // SAFETY: as in add_error.
+        unsafe { ((*(*conn).vtable).reset_status_line)(conn) }
     }
 
     /// Applies a verdict: raises through AddError when asked; returns what the entry returns.
@@ -826,7 +860,15 @@ fn run_method(
     };
     // SAFETY: `params` is null or the platform's array of `n` variants.
     let values = unsafe { read_params(params, n) };
-    let (envelope, verdict) = c.addin.call(i, values);
+    let mut shown = false;
+    let mut progress = |done: usize, total: usize| {
+        shown = true;
+        c.set_status_line(&format!("Bitrix24: {done} / {total}"));
+    };
+    let (envelope, verdict) = c.addin.call(i, values, &mut progress);
+    if shown {
+        c.reset_status_line();
+    }
     if let (Some(text), false) = (envelope, ret.is_null()) {
         // SAFETY: `ret` is the platform's variant to fill.
         if !unsafe { write_out(c.mem(), ret, &Out::Str(text)) } {

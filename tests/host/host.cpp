@@ -394,12 +394,23 @@ public:
     long ADDIN_API GetEventBufferDepth() override { return 1; }
     bool ADDIN_API ExternalEvent(WCHAR_T*, WCHAR_T*, WCHAR_T*) override { ++events; return true; }
     void ADDIN_API CleanEventBuffer() override {}
-    bool ADDIN_API SetStatusLine(WCHAR_T*) override { return true; }
-    void ADDIN_API ResetStatusLine() override {}
+    bool ADDIN_API SetStatusLine(WCHAR_T* text) override {
+        Guard g(lock_);
+        ++status_sets;
+        last_status = text ? text : u"<null>";
+        return true;
+    }
+    void ADDIN_API ResetStatusLine() override {
+        Guard g(lock_);
+        ++status_resets;
+    }
     void* ADDIN_API GetInterface(int) override { return nullptr; }
 
     std::vector<RecordedError> errors;
     int events = 0;
+    int status_sets = 0;
+    int status_resets = 0;
+    std::u16string last_status;
 
 private:
     SpinLock lock_;
@@ -538,6 +549,13 @@ static const Expected kMethods[] = {
     {u"DeleteCompany", u"УдалитьКомпанию", 1, 1},
     {u"GetCompany", u"ПолучитьКомпанию", 1, 1},
     {u"CompanyFields", u"ПоляКомпании", 0, 0},
+    {u"UpsertContact", u"ЗаписатьКонтакт", 1, 1},
+    {u"UpsertCompany", u"ЗаписатьКомпанию", 1, 1},
+    {u"SetContactMultiField", u"УстановитьМножественноеПолеКонтакта", 3, 3},
+    {u"SetCompanyMultiField", u"УстановитьМножественноеПолеКомпании", 3, 3},
+    {u"BulkUpsertContacts", u"ЗаписатьКонтактыПакетом", 1, 1},
+    {u"BulkUpsertCompanies", u"ЗаписатьКомпанииПакетом", 1, 1},
+    {u"Export", u"Выгрузить", 4, 1},
 };
 
 struct ExpectedProp {
@@ -664,6 +682,8 @@ static void test_enumeration(IComponentBase* c) {
             check(has == (p >= e.required), tag + ": GetParamDefValue(" + std::to_string(p) + ") only for optional params");
             if (has && v.vt == VTYPE_PWSTR) {
                 check(take_wstr(v, tag + " default").empty(), tag + ": string default is empty");
+            } else if (has && v.vt == VTYPE_R8) {
+                check(v.dblVal == 1.0, tag + ": numeric default is 1 (Export's PagesPerBatch)", std::to_string(v.dblVal));
             } else if (has) {
                 check(v.vt == VTYPE_BOOL && !v.bVal, tag + ": non-string default is False", std::to_string(v.vt));
             } else {
@@ -896,6 +916,54 @@ static void test_connected(Driver& d, const std::string& webhook) {
         check(contains(got, u8"ООО «Ромашка»"), "UpdateCompany changed TITLE", got.substr(0, 300));
         d.expect_ok("DeleteCompany", u"УдалитьКомпанию", {v_i4(static_cast<int32_t>(cid))});
     }
+
+    // Sync at scale: upsert by GUID (idempotent), multi-field replace, bulk with the status line,
+    // export.
+    std::u16string up = u"{\"NAME\":\"Գևորգ\",\"UF_CRM_1723100443089\":\"host-guid-1\",\"PHONE\":[{\"VALUE\":\"+1\"}]}";
+    e = d.expect_ok("UpsertContact (new)", u"ЗаписатьКонтакт", {v_wstr(up)});
+    check(contains(e, "\"created\":true"), "UpsertContact creates first", e);
+    std::string again = d.expect_ok("UpsertContact (again)", u"UpsertContact", {v_wstr(up)});
+    check(contains(again, "\"created\":false"), "UpsertContact updates the second time", again);
+    long long uid = 0;
+    {
+        size_t at = e.find("\"id\":");
+        if (at != std::string::npos) uid = std::atoll(e.c_str() + at + 5);
+    }
+    check(uid > 0, "UpsertContact returns the id", e);
+    std::u16string phone = u"PHONE";
+    std::u16string phones = u"[\"+2\",{\"VALUE\":\"+3\",\"VALUE_TYPE\":\"MOBILE\"}]";
+    std::string mf = d.expect_ok("SetContactMultiField", u"УстановитьМножественноеПолеКонтакта",
+                                 {v_i8(uid), v_wstr(phone), v_wstr(phones)});
+    check(contains(mf, "\"changed\":1") && contains(mf, "\"added\":1"), "SetContactMultiField reports its edits", mf);
+    std::string after = d.expect_ok("GetContact after SetContactMultiField", u"GetContact", {v_i8(uid)});
+    check(contains(after, "\"+2\"") && contains(after, "\"+3\"") && !contains(after, "\"+1\""), "the phones are exactly the list", after.substr(0, 400));
+    std::u16string cup = u"{\"TITLE\":\"Ընկերություն\",\"UF_CRM_1723100288587\":\"host-company-1\"}";
+    e = d.expect_ok("UpsertCompany", u"UpsertCompany", {v_wstr(cup)});
+    long long ucid = 0;
+    {
+        size_t at = e.find("\"id\":");
+        if (at != std::string::npos) ucid = std::atoll(e.c_str() + at + 5);
+    }
+    std::u16string email = u"EMAIL";
+    std::u16string emails = u"[\"a@example.com\"]";
+    d.expect_ok("SetCompanyMultiField", u"SetCompanyMultiField", {v_i8(ucid), v_wstr(email), v_wstr(emails)});
+    int sets_before = d.conn_->status_sets;
+    std::u16string recs = u"[{\"NAME\":\"A\",\"UF_CRM_1723100443089\":\"host-bulk-1\"},"
+                          u"{\"NAME\":\"Б\",\"UF_CRM_1723100443089\":\"host-bulk-2\"},"
+                          u"{\"NAME\":\"no guid\"}]";
+    std::string bulk = d.expect_ok("BulkUpsertContacts", u"ЗаписатьКонтактыПакетом", {v_wstr(recs)});
+    check(contains(bulk, "\"summary\":{\"created\":2,\"updated\":0,\"failed\":1}"), "BulkUpsertContacts summary", bulk);
+    check(d.conn_->status_sets > sets_before, "bulk progress shows in the status line");
+    check(d.conn_->status_resets > 0, "the status line is reset afterwards");
+    check(utf8(d.conn_->last_status) == "Bitrix24: 3 / 3", "the last status is the final count", utf8(d.conn_->last_status));
+    std::u16string crecs = u"[{\"TITLE\":\"C\",\"UF_CRM_1723100288587\":\"host-company-2\"}]";
+    d.expect_ok("BulkUpsertCompanies", u"BulkUpsertCompanies", {v_wstr(crecs)});
+    std::u16string list = u"crm.contact.list";
+    std::string ex = d.expect_ok("Export", u"Выгрузить", {v_wstr(list), v_empty(), v_empty(), v_empty()});
+    check(contains(ex, "host-bulk") || contains(ex, "\"NAME\":\"A\""), "Export returns the rows", ex.substr(0, 300));
+    std::u16string sel = u"{\"select\":[\"ID\",\"NAME\"]}";
+    d.expect_ok("Export(select, pages 5)", u"Export", {v_wstr(list), v_wstr(sel), v_empty(), v_i4(5)});
+    d.expect_error("Export(pages 99)", u"Export", {v_wstr(list), v_empty(), v_empty(), v_i4(99)}, "WRONG_PARAM_TYPE");
 
     // CallAsProc of a good call returns true and allocates nothing for 1C to free.
     size_t live = g_mem.live();
