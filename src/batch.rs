@@ -31,6 +31,48 @@ pub struct BatchOutcome {
     pub failed: usize,
 }
 
+/// The five maps of a batch answer, in Bitrix's order.
+const MAP_KEYS: [&str; 5] = [
+    "result",
+    "result_error",
+    "result_total",
+    "result_next",
+    "result_time",
+];
+
+impl BatchOutcome {
+    fn map(&self, key: &str) -> &Map<String, Value> {
+        static EMPTY: once_cell::sync::Lazy<Map<String, Value>> =
+            once_cell::sync::Lazy::new(Map::new);
+        self.maps
+            .get(key)
+            .and_then(Value::as_object)
+            .unwrap_or(&EMPTY)
+    }
+
+    /// The result of each command that succeeded, by name.
+    pub fn results(&self) -> &Map<String, Value> {
+        self.map("result")
+    }
+
+    /// The error of command `name`, if it failed.
+    pub fn error_of(&self, name: &str) -> Option<Error> {
+        self.map("result_error").get(name).map(entry_error)
+    }
+
+    /// The error of the first failed command, if any.
+    pub fn first_error(&self) -> Option<Error> {
+        self.map("result_error").values().next().map(entry_error)
+    }
+}
+
+/// A per-command error entry (`{"error","error_description"}`) as an [`Error`].
+pub fn entry_error(v: &Value) -> Error {
+    let text = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    // Per-command errors carry no HTTP status of their own; 400 is what Bitrix uses for them.
+    crate::client::bitrix_error(400, &text("error"), &text("error_description"))
+}
+
 /// Parses commands: a JSON object name → command or an array of commands, where a command is
 /// `"method?query"` or `{"method": "...", "params": {...}}`.
 pub fn parse_commands(input: &Value) -> Result<Vec<Command>, Error> {
@@ -122,13 +164,7 @@ pub fn parse_commands(input: &Value) -> Result<Vec<Command>, Error> {
 pub fn run(client: &Client, commands: &[Command], halt: bool) -> Result<BatchOutcome, Error> {
     check_references(commands)?;
     let mut out = BatchOutcome::default();
-    for key in [
-        "result",
-        "result_error",
-        "result_total",
-        "result_next",
-        "result_time",
-    ] {
+    for key in MAP_KEYS {
         out.maps.insert(key.into(), Value::Object(Map::new()));
     }
     let chunks: Vec<&[Command]> = commands.chunks(BATCH_LIMIT).collect();
@@ -164,13 +200,7 @@ pub fn run(client: &Client, commands: &[Command], halt: bool) -> Result<BatchOut
             Err(e) => return Err(e),
         };
         let mut failed_here = false;
-        for key in [
-            "result",
-            "result_error",
-            "result_total",
-            "result_next",
-            "result_time",
-        ] {
+        for key in MAP_KEYS {
             let src = as_map(resp.result.get(key));
             let dst = out
                 .maps
@@ -230,17 +260,7 @@ fn as_map(v: Option<&Value>) -> Map<String, Value> {
 
 /// Adds the library's `kind` to a per-command error, keeping Bitrix's own keys.
 fn enrich_error(v: Value) -> Value {
-    let code = v
-        .get("error")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let desc = v
-        .get("error_description")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let kind = crate::client::bitrix_error(400, &code, &desc).kind;
+    let kind = entry_error(&v).kind;
     let mut m = match v {
         Value::Object(m) => m,
         other => {

@@ -1,7 +1,7 @@
 //! Sync at scale: idempotent upsert by 1C GUID, multi-field replace, bulk upsert at the portal's
 //! rate ceiling, and full export by ID cursor.
 
-use crate::batch::{self, Command, BATCH_LIMIT};
+use crate::batch::{self, BatchOutcome, Command, BATCH_LIMIT};
 use crate::client::{Client, Repeat};
 use crate::crm::{self, Entity, WriteRequest};
 use crate::error::{Error, ErrorKind};
@@ -587,7 +587,7 @@ pub fn bulk_upsert(
 
         let mut again = later;
         let chunks: Vec<Vec<Write>> = writes.chunks(BATCH_LIMIT).map(<[_]>::to_vec).collect();
-        let (tx, rx) = mpsc::channel::<(Vec<Write>, Result<Map<String, Value>, Error>)>();
+        let (tx, rx) = mpsc::channel::<(Vec<Write>, Result<BatchOutcome, Error>)>();
         let queue = Mutex::new(chunks.into_iter());
         let workers = options.concurrency.clamp(1, 16);
         std::thread::scope(|s| {
@@ -598,7 +598,7 @@ pub fn bulk_upsert(
                     let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
                     let Some(chunk) = next else { break };
                     let cmds: Vec<Command> = chunk.iter().map(|w| w.cmd.clone()).collect();
-                    let outcome = run_write_batch(client, &cmds);
+                    let outcome = batch::run(client, &cmds, false);
                     if tx.send((chunk, outcome)).is_err() {
                         break;
                     }
@@ -641,12 +641,6 @@ pub fn bulk_upsert(
     Ok((out, warnings))
 }
 
-/// Runs one batch of writes; `Ok` holds Bitrix's five maps.
-fn run_write_batch(client: &Client, cmds: &[Command]) -> Result<Map<String, Value>, Error> {
-    let out = batch::run(client, cmds, false)?;
-    Ok(out.maps)
-}
-
 /// One write command of a bulk upsert.
 #[derive(Debug, Clone)]
 struct Write {
@@ -658,13 +652,13 @@ struct Write {
 
 fn apply_batch(
     chunk: &[Write],
-    outcome: Result<Map<String, Value>, Error>,
+    outcome: Result<BatchOutcome, Error>,
     parsed: &mut [Option<Record>],
     results: &mut [Option<(Option<String>, Outcome)>],
     again: &mut Vec<usize>,
 ) {
-    let maps = match outcome {
-        Ok(m) => m,
+    let out = match outcome {
+        Ok(o) => o,
         Err(e) => {
             // The whole request failed. If it may have run (lost answer, 5xx), every record goes
             // round again: the next lookup tells which adds happened. Otherwise it failed for all.
@@ -692,15 +686,7 @@ fn apply_batch(
             return;
         }
     };
-    let empty = Map::new();
-    let res = maps
-        .get("result")
-        .and_then(Value::as_object)
-        .unwrap_or(&empty);
-    let errs = maps
-        .get("result_error")
-        .and_then(Value::as_object)
-        .unwrap_or(&empty);
+    let res = out.results();
     for w in chunk {
         let i = &w.index;
         let c = &w.cmd;
@@ -725,13 +711,7 @@ fn apply_batch(
                     )),
                 ),
             });
-        } else if let Some(e) = errs.get(&c.name) {
-            let code = e.get("error").and_then(Value::as_str).unwrap_or("");
-            let desc = e
-                .get("error_description")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            let err = crate::client::bitrix_error(400, code, desc);
+        } else if let Some(err) = out.error_of(&c.name) {
             // Refused before running: safe to send again in the next round.
             let not_run = [
                 "QUERY_LIMIT_EXCEEDED",
@@ -739,7 +719,7 @@ fn apply_batch(
                 "ERROR_BATCH_LENGTH_EXCEEDED",
             ]
             .iter()
-            .any(|c| c.eq_ignore_ascii_case(code));
+            .any(|c| c.eq_ignore_ascii_case(&err.code));
             if not_run {
                 again.push(*i);
             } else {
@@ -768,26 +748,10 @@ fn lookup_many(
             .map(|(n, g)| lookup_command(entity, field, &format!("g{n}"), g))
             .collect();
         let out = batch::run(client, &cmds, false)?;
-        let res = out
-            .maps
-            .get("result")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        let errs = out
-            .maps
-            .get("result_error")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        if let Some((_, e)) = errs.iter().next() {
-            let code = e.get("error").and_then(Value::as_str).unwrap_or("");
-            let desc = e
-                .get("error_description")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            return Err(crate::client::bitrix_error(400, code, desc));
+        if let Some(e) = out.first_error() {
+            return Err(e);
         }
+        let res = out.results();
         for (n, g) in batch_groups.iter().enumerate() {
             let rows = res
                 .get(&format!("g{n}"))
@@ -911,26 +875,11 @@ pub fn export(
                 });
             }
             let out = batch::run(client, &cmds, true)?;
-            let res = out
-                .maps
-                .get("result")
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default();
-            if let Some((_, e)) = out
-                .maps
-                .get("result_error")
-                .and_then(Value::as_object)
-                .and_then(|m| m.iter().next())
-            {
-                let code = e.get("error").and_then(Value::as_str).unwrap_or("");
-                let desc = e
-                    .get("error_description")
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
-                if res.get("p0").is_none() {
-                    return Err(crate::client::bitrix_error(400, code, desc));
-                }
+            let res = out.results();
+            // A later page may fail on a cursor that did not resolve; only the first page's
+            // failure is the export's.
+            if let Some(e) = out.error_of("p0") {
+                return Err(e);
             }
             let mut v = Vec::new();
             for k in 0..pages {
