@@ -47,6 +47,19 @@ static int64_t take_id(char *envelope, const char *what) {
     return (int64_t)id;
 }
 
+struct progress {
+    int calls;
+    uint64_t done;
+    uint64_t total;
+};
+
+static void on_progress(void *user_data, uint64_t done, uint64_t total) {
+    struct progress *p = (struct progress *)user_data;
+    p->calls++;
+    p->done = done;
+    p->total = total;
+}
+
 static void *hammer(void *arg) {
     const B24Client *client = (const B24Client *)arg;
     for (int i = 0; i < 10; i++) {
@@ -108,6 +121,29 @@ int main(int argc, char **argv) {
     expect(b24_batch(client, "{\"a\":\"scope\",\"b\":\"crm.contact.get?id=999999\"}", false),
            "\"failed\":1", "b24_batch reports a per-command error");
     expect(b24_batch(client, "[\"scope\",\"scope\"]", true), "\"not_executed\":[]", "b24_batch array form");
+
+    /* Sync at scale. */
+    expect(b24_upsert_contact(client, "{\"NAME\":\"Upsert\",\"UF_CRM_1723100443089\":\"c-guid-1\"}"),
+           "\"created\":true", "b24_upsert_contact creates");
+    expect(b24_upsert_contact(client, "{\"NAME\":\"Upsert 2\",\"UF_CRM_1723100443089\":\"c-guid-1\"}"),
+           "\"created\":false", "b24_upsert_contact updates");
+    expect(b24_upsert_company(client, "{\"TITLE\":\"Upsert Co\",\"UF_CRM_1723100288587\":\"co-guid-1\"}"),
+           "\"created\":true", "b24_upsert_company");
+    expect(b24_set_contact_multifield(client, contact, "PHONE", "[\"+37411111111\",\"+37422222222\"]"),
+           "\"changed\":1", "b24_set_contact_multifield");
+    expect(b24_set_company_multifield(client, company, "EMAIL", "[\"a@example.com\"]"),
+           "\"added\":1", "b24_set_company_multifield");
+    expect(b24_set_contact_multifield(client, contact, "NAME", "[]"), "INVALID_FIELD", "multifield name checked");
+    struct progress seen = {0, 0, 0};
+    expect(b24_bulk_upsert_contacts(client,
+               "[{\"NAME\":\"B1\",\"UF_CRM_1723100443089\":\"b-1\"},{\"NAME\":\"B2\",\"UF_CRM_1723100443089\":\"b-2\"}]",
+               on_progress, &seen),
+           "\"summary\":{\"created\":2,\"updated\":0,\"failed\":0}", "b24_bulk_upsert_contacts");
+    CHECK(seen.calls > 0 && seen.done == 2 && seen.total == 2, "progress callback saw the end");
+    expect(b24_bulk_upsert_companies(client, "[{\"TITLE\":\"BC\",\"UF_CRM_1723100288587\":\"bc-1\"}]", NULL, NULL),
+           "\"created\":1", "b24_bulk_upsert_companies without callback");
+    expect(b24_export(client, "crm.contact.list", "{\"select\":[\"NAME\"]}", NULL, 0), "\"NAME\":\"B2\"", "b24_export");
+    expect(b24_export(client, "crm.contact.get", NULL, NULL, 1), "INVALID_METHOD", "b24_export needs a list method");
 
     /* Bad input: clear envelopes, no crash. */
     expect(b24_create_contact(NULL, "{}"), "NULL_ARGUMENT", "NULL client");
