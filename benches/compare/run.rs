@@ -1,0 +1,779 @@
+//! The orchestrator: starts the emulator process, runs every measurement in a fresh child
+//! process, checks the portal's state afterwards, and prints the results table.
+
+use bitrix24_1c::api::{self, Entity};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::Instant;
+
+const GUID_FIELD: &str = "UF_CRM_1723100443089";
+/// The cloud's bucket shape, time-scaled: 50 requests at once, then 20 per second.
+const BURST: f64 = 50.0;
+const PER_SECOND: f64 = 20.0;
+/// Commands per batch request.
+const BATCH: usize = 50;
+const ATTACHMENT_BYTES: u64 = 50 * 1024 * 1024;
+
+fn env_num(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
+}
+
+struct Setup {
+    exe: PathBuf,
+    lib: PathBuf,
+    benches: PathBuf,
+    out_dir: PathBuf,
+    python: Option<String>,
+    calls: usize,
+    records: usize,
+    reps: usize,
+    addin_objects: usize,
+}
+
+/// The emulator child and its control pipe.
+struct Emu {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    webhook: String,
+}
+
+impl Emu {
+    fn start(exe: &Path) -> Emu {
+        let mut child = Command::new(exe)
+            .args(["child", "emulator"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the emulator process");
+        let stdin = child.stdin.take().expect("stdin");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("the webhook line");
+        let webhook = line
+            .trim()
+            .strip_prefix("webhook: ")
+            .expect("webhook: URL")
+            .to_string();
+        Emu {
+            child,
+            stdin,
+            stdout,
+            webhook,
+        }
+    }
+
+    fn cmd(&mut self, c: &str) -> String {
+        writeln!(self.stdin, "{c}").expect("emulator control");
+        self.stdin.flush().expect("emulator control");
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).expect("emulator reply");
+        let line = line.trim().to_string();
+        assert!(!line.starts_with("error"), "emulator: {c}: {line}");
+        line
+    }
+
+    fn stats(&mut self) -> Value {
+        serde_json::from_str(&self.cmd("stats")).expect("stats JSON")
+    }
+}
+
+impl Drop for Emu {
+    fn drop(&mut self) {
+        let _ = writeln!(self.stdin, "quit");
+        let _ = self.stdin.flush();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs a measuring child; its last stdout line is its JSON result.
+fn run_json(mut cmd: Command) -> Result<Value, String> {
+    let what = format!("{cmd:?}");
+    let out = cmd
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| format!("{what}: {e}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().rev().find(|l| !l.trim().is_empty());
+    match (
+        out.status.success(),
+        last.map(serde_json::from_str::<Value>),
+    ) {
+        (true, Some(Ok(v))) => Ok(v),
+        _ => Err(format!(
+            "{what} failed ({}): {}{}",
+            out.status,
+            tail(&stdout, 500),
+            tail(&String::from_utf8_lossy(&out.stderr), 1500)
+        )),
+    }
+}
+
+/// The last `n` characters of `s`.
+fn tail(s: &str, n: usize) -> String {
+    let skip = s.chars().count().saturating_sub(n);
+    s.chars().skip(skip).collect()
+}
+
+fn rust_child(s: &Setup, mode: &str, args: &[String]) -> Command {
+    let mut c = Command::new(&s.exe);
+    c.args(["child", mode]).arg(&s.lib).args(args);
+    c
+}
+
+fn python_script(s: &Setup, script: &str, args: &[String]) -> Option<Command> {
+    let py = s.python.as_ref()?;
+    let mut c = Command::new(py);
+    c.arg(s.benches.join(script)).args(args);
+    Some(c)
+}
+
+fn f(v: &Value, k: &str) -> f64 {
+    v.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN)
+}
+
+fn u(v: &Value, k: &str) -> u64 {
+    v.get(k).and_then(Value::as_u64).unwrap_or(0)
+}
+
+/// The library client the orchestrator itself uses (seeding, counting); never measured.
+fn admin_client(webhook: &str) -> bitrix24_1c::Client {
+    api::new_client(&json!({"webhook_url": webhook, "rate_limit": false}).to_string())
+        .expect("admin client")
+}
+
+/// Contacts per GUID prefix: (rows, distinct GUIDs).
+fn guid_counts(webhook: &str) -> HashMap<String, (u64, u64)> {
+    let c = admin_client(webhook);
+    let params = json!({"select": ["ID", GUID_FIELD]}).to_string();
+    let rows = api::export(&c, "crm.contact.list", Some(&params), None, 50)
+        .expect("export contacts")
+        .result;
+    let mut per: HashMap<String, (u64, std::collections::HashSet<String>)> = HashMap::new();
+    for r in rows.as_array().into_iter().flatten() {
+        let Some(g) = r.get(GUID_FIELD).and_then(Value::as_str) else {
+            continue;
+        };
+        let Some((prefix, _)) = g.rsplit_once('-') else {
+            continue;
+        };
+        let e = per.entry(prefix.to_string()).or_default();
+        e.0 += 1;
+        e.1.insert(g.to_string());
+    }
+    per.into_iter()
+        .map(|(k, (n, set))| (k, (n, set.len() as u64)))
+        .collect()
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|l| l.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
+
+fn median_by_cpu(mut runs: Vec<Value>) -> Option<Value> {
+    runs.sort_by(|a, b| f(a, "cpu_s").total_cmp(&f(b, "cpu_s")));
+    let mid = runs.len() / 2;
+    runs.into_iter().nth(mid)
+}
+
+fn setup() -> Setup {
+    let exe = std::env::current_exe().expect("current_exe");
+    let profile = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .to_path_buf();
+    let lib = profile.join("libbitrix24_1c.so");
+    assert!(
+        lib.exists(),
+        "{} is missing: build it first (`cargo build --release --lib`, as benches/run does)",
+        lib.display()
+    );
+    let benches = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches");
+    let python = if std::env::var("B24_BENCH_SKIP_PYTHON").is_ok_and(|v| v == "1") {
+        None
+    } else {
+        Some(std::env::var("B24_BENCH_PYTHON").unwrap_or_else(|_| "python3".into()))
+    };
+    Setup {
+        exe,
+        lib,
+        benches,
+        out_dir: profile,
+        python,
+        calls: env_num("B24_BENCH_CALLS", 5000),
+        records: env_num("B24_BENCH_RECORDS", 10_000),
+        reps: env_num("B24_BENCH_REPS", 3).max(1),
+        addin_objects: env_num("B24_BENCH_ADDIN", 1000).max(2),
+    }
+}
+
+/// Python and package versions, or why the Python clients are skipped.
+fn python_versions(s: &mut Setup) -> String {
+    let Some(py) = &s.python else {
+        return "Python clients skipped (B24_BENCH_SKIP_PYTHON=1)".into();
+    };
+    let probe = "import sys, requests, aiohttp, fast_bitrix24.__version__ as v; \
+                 print('Python %s, requests %s, aiohttp %s, fast_bitrix24 %s' % \
+                 (sys.version.split()[0], requests.__version__, aiohttp.__version__, v.__version__))";
+    match Command::new(py).args(["-c", probe]).output() {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
+        _ => {
+            s.python = None;
+            "Python clients skipped: `requests`/`fast_bitrix24` not importable \
+             (benches/run installs them)"
+                .into()
+        }
+    }
+}
+
+struct Report {
+    md: String,
+    notes: Vec<String>,
+}
+
+impl Report {
+    fn line(&mut self, l: impl AsRef<str>) {
+        self.md.push_str(l.as_ref());
+        self.md.push('\n');
+    }
+}
+
+pub fn main() {
+    let mut s = setup();
+    let started = Instant::now();
+    let load_before = load_average();
+    let versions = python_versions(&mut s);
+    eprintln!("bench: {versions}");
+    let mut emu = Emu::start(&s.exe);
+    let webhook = emu.webhook.clone();
+    eprintln!("bench: emulator at {webhook}");
+    let mut rep = Report {
+        md: String::new(),
+        notes: Vec::new(),
+    };
+
+    // Seed contacts for the reads (not measured).
+    let admin = admin_client(&webhook);
+    let ids: Vec<String> = (0..20)
+        .map(|i| {
+            let fields = json!({
+                "NAME": format!("Read {i}"), "LAST_NAME": "Bench",
+                "PHONE": [{"VALUE": format!("+3749100{i:04}"), "VALUE_TYPE": "WORK"}],
+                "EMAIL": [{"VALUE": format!("read{i}@example.com"), "VALUE_TYPE": "WORK"}],
+            });
+            let r = api::create(&admin, Entity::Contact, &fields.to_string()).expect("seed");
+            r.result.to_string().trim_matches('"').to_string()
+        })
+        .collect();
+    let ids = ids.join(",");
+
+    let per_call = per_call(&s, &webhook, &ids);
+    let bulk = bulk(&s, &mut emu, &webhook);
+    let memory = memory(&s, &webhook);
+    let addin = run_json(rust_child(
+        &s,
+        "addin",
+        &[webhook.clone(), s.addin_objects.to_string()],
+    ));
+    drop(emu);
+
+    // ----------------------------------------------------------------------------------------
+    let load_after = load_average();
+    rep.line(format!(
+        "Machine: {}, {} cores (shared with other work; load average {} before, {} after). {}. \
+         Total run {:.0} s.",
+        cpu_model(),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        load_before,
+        load_after,
+        versions,
+        started.elapsed().as_secs_f64()
+    ));
+    rep.line("");
+    per_call_table(&mut rep, &s, per_call);
+    bulk_table(&mut rep, &s, bulk);
+    memory_table(&mut rep, memory);
+    addin_table(&mut rep, &s, addin);
+    if !rep.notes.is_empty() {
+        rep.line("");
+        for n in std::mem::take(&mut rep.notes) {
+            rep.line(format!("- {n}"));
+        }
+    }
+    println!("\n{}", rep.md);
+    let path = s.out_dir.join("bench-results.md");
+    match std::fs::write(&path, &rep.md) {
+        Ok(()) => eprintln!("bench: results written to {}", path.display()),
+        Err(e) => eprintln!("bench: cannot write {}: {e}", path.display()),
+    }
+}
+
+// --------------------------------------------------------------------------------------------
+// Per-call cost
+
+struct Client {
+    name: &'static str,
+    runs: Vec<Value>,
+    error: Option<String>,
+}
+
+/// The per-call clients: name, and how to start one measuring run of it.
+const PER_CALL_CLIENTS: [&str; 4] = [
+    "bitrix24-1c (C ABI, via dlopen)",
+    "Python requests.Session loop",
+    "fast_bitrix24 `call()` (1-command batch per call)",
+    "fast_bitrix24 `call(raw=True)` (plain method)",
+];
+
+fn per_call_cmd(s: &Setup, i: usize, args: &[String]) -> Option<Command> {
+    let with = |extra: &str| {
+        let mut a = args.to_vec();
+        a.push(extra.to_string());
+        a
+    };
+    match i {
+        0 => Some(rust_child(s, "get", args)),
+        1 => python_script(s, "percall_requests.py", args),
+        2 => python_script(s, "percall_fast_bitrix24.py", &with("call")),
+        _ => python_script(s, "percall_fast_bitrix24.py", &with("raw")),
+    }
+}
+
+fn per_call(s: &Setup, webhook: &str, ids: &str) -> Vec<Client> {
+    let args = [
+        webhook.to_string(),
+        s.calls.to_string(),
+        "50".to_string(), // warm-up calls, not measured
+        ids.to_string(),
+    ];
+    let mut out: Vec<Client> = PER_CALL_CLIENTS
+        .iter()
+        .map(|name| Client {
+            name,
+            runs: Vec::new(),
+            error: None,
+        })
+        .collect();
+    // Interleaved repetitions, so a burst of outside load hits every client alike.
+    for r in 0..s.reps {
+        for (i, c) in out.iter_mut().enumerate() {
+            let Some(cmd) = per_call_cmd(s, i, &args) else {
+                c.error.get_or_insert_with(|| "skipped".into());
+                continue;
+            };
+            eprintln!("bench: per-call {}/{}: {}", r + 1, s.reps, c.name);
+            match run_json(cmd) {
+                Ok(v) => c.runs.push(v),
+                Err(e) => {
+                    eprintln!("bench: {e}");
+                    c.error = Some(e);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn per_call_table(rep: &mut Report, s: &Setup, clients: Vec<Client>) {
+    rep.line(format!(
+        "### Per-call cost: {} × `crm.contact.get`, one at a time, rate limiting off",
+        s.calls
+    ));
+    rep.line("");
+    rep.line(
+        "| client | client CPU per call (user + sys) | vs Python requests | calls/s (wall) | errors |",
+    );
+    rep.line("| --- | ---: | ---: | ---: | ---: |");
+    let rows: Vec<_> = clients
+        .into_iter()
+        .map(|c| (c.name, median_by_cpu(c.runs), c.error))
+        .collect();
+    let baseline = rows
+        .iter()
+        .find(|r| r.0.starts_with("Python requests"))
+        .and_then(|r| r.1.as_ref())
+        .map(|v| f(v, "cpu_s") / f(v, "n"));
+    let mut lib_ratio = None;
+    for (name, med, err) in &rows {
+        match med {
+            Some(v) => {
+                let per = f(v, "cpu_s") / f(v, "n");
+                let ratio = baseline.map(|b| per / b);
+                if name.starts_with("bitrix24-1c") {
+                    lib_ratio = ratio;
+                }
+                rep.line(format!(
+                    "| {name} | {:.1} µs ({:.1} + {:.1}) | {} | {:.0} | {} |",
+                    per * 1e6,
+                    f(v, "user_s") / f(v, "n") * 1e6,
+                    f(v, "sys_s") / f(v, "n") * 1e6,
+                    ratio.map_or("—".into(), |r| format!("{r:.3}×")),
+                    f(v, "n") / f(v, "wall_s"),
+                    u(v, "errors"),
+                ));
+            }
+            None => rep.line(format!(
+                "| {name} | not run: {} | | | |",
+                err.as_deref()
+                    .unwrap_or("no result")
+                    .chars()
+                    .take(120)
+                    .collect::<String>()
+                    .replace('|', "/")
+                    .replace('\n', " ")
+            )),
+        }
+    }
+    rep.line("");
+    if let Some(r) = lib_ratio {
+        rep.line(format!(
+            "Target: at most 1/10 of the client CPU of Python requests: {:.3}× → **{}**. \
+             Median of {} interleaved runs per client (by CPU), each in a fresh process after 50 \
+             warm-up calls on the same connection.",
+            r,
+            if r <= 0.1 { "met" } else { "not met" },
+            s.reps
+        ));
+        rep.line("");
+    }
+}
+
+// --------------------------------------------------------------------------------------------
+// Bulk
+
+struct BulkRun {
+    label: String,
+    client: Value,
+    stats: Value,
+    rows: u64,
+    distinct: u64,
+    error: Option<String>,
+}
+
+fn bulk(s: &Setup, emu: &mut Emu, webhook: &str) -> Vec<BulkRun> {
+    let n = s.records;
+    let lib_args = |prefix: &str| {
+        vec![
+            webhook.to_string(),
+            n.to_string(),
+            prefix.to_string(),
+            BURST.to_string(),
+            PER_SECOND.to_string(),
+        ]
+    };
+    let mut plan: Vec<(String, String, Option<Command>)> = Vec::new();
+    for (label, prefix) in [
+        ("bitrix24-1c, run 1 (all new)", "lib"),
+        ("bitrix24-1c, run 2 (all updates)", "lib"),
+    ] {
+        plan.push((
+            label.into(),
+            prefix.into(),
+            Some(rust_child(s, "bulk", &lib_args(prefix))),
+        ));
+    }
+    for label in [
+        "fast_bitrix24, run 1 (all new)",
+        "fast_bitrix24, run 2 (all updates)",
+    ] {
+        plan.push((
+            label.into(),
+            "fb".into(),
+            python_script(s, "bulk_fast_bitrix24.py", &lib_args("fb")),
+        ));
+    }
+    let mut out = Vec::new();
+    for (label, prefix, cmd) in plan {
+        let Some(cmd) = cmd else {
+            out.push(BulkRun {
+                label,
+                client: Value::Null,
+                stats: Value::Null,
+                rows: 0,
+                distinct: 0,
+                error: Some("skipped".into()),
+            });
+            continue;
+        };
+        eprintln!("bench: bulk: {label}");
+        emu.cmd(&format!("bucket {BURST} {PER_SECOND}"));
+        emu.cmd("reset");
+        let result = run_json(cmd);
+        let stats = emu.stats();
+        emu.cmd("bucket none");
+        let counts = guid_counts(webhook);
+        let (rows, distinct) = counts.get(&prefix).copied().unwrap_or((0, 0));
+        let (client, error) = match result {
+            Ok(v) => (v, None),
+            Err(e) => {
+                eprintln!("bench: {e}");
+                (Value::Null, Some(e))
+            }
+        };
+        out.push(BulkRun {
+            label,
+            client,
+            stats,
+            rows,
+            distinct,
+            error,
+        });
+    }
+    out
+}
+
+fn bulk_table(rep: &mut Report, s: &Setup, runs: Vec<BulkRun>) {
+    let n = s.records as f64;
+    let write_batches = (s.records.div_ceil(BATCH)) as f64;
+    let t_min = (write_batches - BURST).max(0.0) / PER_SECOND;
+    rep.line(format!(
+        "### Bulk: {} contact upserts by GUID, emulator bucket {BURST:.0} draining {PER_SECOND:.0}/s",
+        s.records
+    ));
+    rep.line("");
+    rep.line(format!(
+        "Ceiling: {} records need at least ⌈{}/{BATCH}⌉ = {write_batches:.0} write batches; the \
+         bucket admits {BURST:.0} at once and then {PER_SECOND:.0}/s, so the writes alone cannot \
+         finish before ({write_batches:.0} − {BURST:.0}) / {PER_SECOND:.0} = **{t_min:.2} s**. \
+         Ratio = {t_min:.2} s / achieved wall time (GUID lookups and the field check are overhead \
+         the ratio charges to the client). Steady-state ceiling: {BATCH} × {PER_SECOND:.0} = {} \
+         upserts/s.",
+        s.records,
+        s.records,
+        BATCH as f64 * PER_SECOND
+    ));
+    rep.line("");
+    rep.line(
+        "| run | wall | ratio to ceiling | upserts/s | requests (refused 503) | surfaced limit errors | other errors | contacts / distinct GUIDs | duplicates | client CPU |",
+    );
+    rep.line("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let mut lib_ok = true;
+    for r in &runs {
+        if let Some(e) = &r.error {
+            rep.line(format!(
+                "| {} | not run: {} | | | | | | | | |",
+                r.label,
+                e.chars()
+                    .take(120)
+                    .collect::<String>()
+                    .replace('|', "/")
+                    .replace('\n', " ")
+            ));
+            if r.label.starts_with("bitrix24") {
+                lib_ok = false;
+            }
+            continue;
+        }
+        let c = &r.client;
+        let wall = f(c, "wall_s");
+        let ratio = t_min / wall;
+        let limited = u(c, "rate_limited");
+        let failed = u(c, "failed");
+        let other = failed.saturating_sub(limited);
+        let dups = r.rows.saturating_sub(r.distinct);
+        let missing = (s.records as u64).saturating_sub(r.distinct);
+        if r.label.starts_with("bitrix24") && (ratio < 0.95 || limited > 0 || dups > 0) {
+            lib_ok = false;
+        }
+        let fatal = c
+            .get("fatal")
+            .map(|e| {
+                format!(
+                    " (failed: {})",
+                    e.to_string().chars().take(80).collect::<String>()
+                )
+            })
+            .unwrap_or_default();
+        rep.line(format!(
+            "| {}{fatal} | {wall:.2} s | {ratio:.3} | {:.0} | {} ({}) | {limited} | {other} | {} / {}{} | {dups} | {:.2} s |",
+            r.label,
+            n / wall,
+            u(&r.stats, "requests"),
+            u(&r.stats, "limited"),
+            r.rows,
+            r.distinct,
+            if missing > 0 {
+                format!(" ({missing} missing)")
+            } else {
+                String::new()
+            },
+            f(c, "cpu_s"),
+        ));
+    }
+    rep.line("");
+    rep.line(format!(
+        "Target for bitrix24-1c: ratio ≥ 0.95, zero surfaced limit errors, zero duplicates → **{}**.",
+        if lib_ok { "met" } else { "not met" }
+    ));
+    rep.line("");
+    rep.notes.push(
+        "Bulk, bitrix24-1c: one `b24_bulk_upsert_contacts` call with `rate_limit` \
+         `{\"burst\":50,\"per_second\":20}` and the default `bulk_concurrency` (4); records \
+         `{NAME, LAST_NAME, UF_CRM_1723100443089: \"lib-<i>\", PHONE: [...]}`. Requests and \
+         503 refusals are the emulator's own counters; contacts and distinct GUIDs are counted \
+         afterwards by listing every contact."
+            .into(),
+    );
+    rep.notes.push(
+        "Bulk, fast_bitrix24 (it has no upsert): the same records with GUID `fb-<i>`, upserted \
+         the way its API allows: `get_all(\"crm.contact.list\", {select: [ID, GUID], filter: \
+         {\"%GUID\": \"fb-\"}})` to find existing GUIDs, then `call(\"crm.contact.add\", new)` \
+         and `call(\"crm.contact.update\", existing)` (batches of 50), with \
+         `request_pool_size=50, requests_per_second=20` to match the bucket. Surfaced errors \
+         are exceptions out of those calls."
+            .into(),
+    );
+}
+
+// --------------------------------------------------------------------------------------------
+// Memory
+
+fn attachment(s: &Setup) -> PathBuf {
+    let path = s.out_dir.join("bench-attachment-50MiB.bin");
+    if std::fs::metadata(&path).map(|m| m.len()).ok() != Some(ATTACHMENT_BYTES) {
+        // Pseudo-random bytes (xorshift), so nothing along the way can shortcut them; written
+        // in 1 MiB chunks so this process stays small (a child's `ru_maxrss` starts from its
+        // parent's peak).
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&path).expect("attachment"));
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut chunk = Vec::with_capacity(1 << 20);
+        for _ in 0..ATTACHMENT_BYTES / (1 << 20) {
+            chunk.clear();
+            while chunk.len() < 1 << 20 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                chunk.extend_from_slice(&x.to_le_bytes());
+            }
+            w.write_all(&chunk).expect("write the attachment");
+        }
+        w.flush().expect("write the attachment");
+    }
+    path
+}
+
+fn memory(s: &Setup, webhook: &str) -> Result<Value, String> {
+    eprintln!("bench: memory: 50 MiB attachment");
+    let file = attachment(s);
+    run_json(rust_child(
+        s,
+        "memory",
+        &[webhook.to_string(), file.to_string_lossy().into_owned()],
+    ))
+}
+
+fn memory_table(rep: &mut Report, m: Result<Value, String>) {
+    rep.line(
+        "### Memory: one contact with a 50 MiB file attached by `filePath` (C ABI, fresh process)",
+    );
+    rep.line("");
+    let v = match m {
+        Ok(v) => v,
+        Err(e) => {
+            rep.line(format!("not run: {e}"));
+            rep.line("");
+            return;
+        }
+    };
+    let mib = |kib: f64| kib / 1024.0;
+    let file = f(&v, "file_bytes") / 1024.0; // KiB
+    let peak = f(&v, "peak_hwm_kib");
+    let base = f(&v, "baseline_hwm_kib");
+    let ratio = peak / file;
+    rep.line("| file | RSS before the upload (current / peak so far) | peak RSS (`VmHWM`) | `ru_maxrss` | peak / file | (peak − before) / file | upload wall | ok |");
+    rep.line("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+    rep.line(format!(
+        "| {:.0} MiB | {:.1} / {:.1} MiB | {:.1} MiB | {:.1} MiB | {ratio:.2}× | {:.2}× | {:.2} s | {} |",
+        mib(file),
+        mib(f(&v, "baseline_rss_kib")),
+        mib(base),
+        mib(peak),
+        mib(f(&v, "peak_maxrss_kib")),
+        (peak - base) / file,
+        f(&v, "wall_s"),
+        v["ok"],
+    ));
+    rep.line("");
+    rep.line(format!(
+        "Target: peak RSS ≤ 3× the file size → **{}**. The process is fresh: it loads the \
+         library, creates a client and one small contact (connection, field cache and runtime \
+         warmed up, as in a running 1C process), then uploads. `VmHWM` is this process image's \
+         peak; `ru_maxrss` agrees unless the parent's peak was higher (Linux carries it across \
+         `exec`).",
+        if ratio <= 3.0 && v["ok"] == json!(true) {
+            "met"
+        } else {
+            "not met"
+        }
+    ));
+    rep.line("");
+}
+
+// --------------------------------------------------------------------------------------------
+// Add-in objects
+
+fn addin_table(rep: &mut Report, s: &Setup, a: Result<Value, String>) {
+    rep.line(format!(
+        "### Add-in: {} objects created and connected one after another (fresh process, `dlopen`)",
+        s.addin_objects
+    ));
+    rep.line("");
+    let v = match a {
+        Ok(v) => v,
+        Err(e) => {
+            rep.line(format!("not run: {e}"));
+            rep.line("");
+            return;
+        }
+    };
+    rep.line(
+        "| first object | later objects: median | p99 | max | destroy (median) | failed Connects |",
+    );
+    rep.line("| ---: | ---: | ---: | ---: | ---: | ---: |");
+    let us = |x: f64| {
+        if x >= 1000.0 {
+            format!("{:.2} ms", x / 1000.0)
+        } else {
+            format!("{x:.0} µs")
+        }
+    };
+    rep.line(format!(
+        "| {} | {} | {} | {} | {} | {} |",
+        us(f(&v, "first_us")),
+        us(f(&v, "median_us")),
+        us(f(&v, "p99_us")),
+        us(f(&v, "max_us")),
+        us(f(&v, "destroy_median_us")),
+        u(&v, "failures"),
+    ));
+    rep.line("");
+    let met = f(&v, "median_us") <= 1000.0 && f(&v, "p99_us") <= 1000.0 && u(&v, "failures") == 0;
+    rep.line(format!(
+        "One object = `GetClassObject`, `setMemManager`, `Init`, `GetInfo`, \
+         `RegisterExtensionAs`, `FindMethod(\"Connect\")`, `CallAsFunc(Connect, webhook)` \
+         (builds the client; no request is sent). Target: ≤ 1 ms after the first (median and \
+         p99) → **{}**.",
+        if met { "met" } else { "not met" }
+    ));
+    rep.line("");
+}
