@@ -1,0 +1,17 @@
+/* Test-only stand-in for bcryptprimitives.dll, used by `.ci/package --windows-run` when the local
+ * wine (Debian 12 ships wine 8.0) has no bcryptprimitives.dll. Rust std (1.78+) imports
+ * ProcessPrng from it for HashMap seeds; Windows 10+ has the real DLL, so this file is never
+ * packaged. It fills the buffer from RtlGenRandom (advapi32!SystemFunction036), which wine has. */
+#include <windows.h>
+
+BOOLEAN WINAPI SystemFunction036(PVOID buffer, ULONG length);
+
+__declspec(dllexport) BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T len) {
+    while (len > 0) {
+        ULONG chunk = len > 0x10000000 ? 0x10000000 : (ULONG)len;
+        if (!SystemFunction036(data, chunk)) return FALSE;
+        data += chunk;
+        len -= chunk;
+    }
+    return TRUE;
+}
