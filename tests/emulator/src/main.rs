@@ -1,5 +1,5 @@
 //! Standalone emulator: `b24-emulator [--port 8080] [--bind 127.0.0.1] [--secret S] [--user 1]
-//! [--bucket 50:2 | --no-bucket] [--https-required] [--operating 480]`.
+//! [--bucket 50:2 | --no-bucket] [--https-required] [--operating 480] [--user-guid GUID]...`.
 //! Prints `webhook: URL` and serves until killed.
 
 use b24_emulator::{Bucket, Emulator, EmulatorConfig};
@@ -8,7 +8,8 @@ use std::net::{IpAddr, SocketAddr};
 fn usage() -> ! {
     eprintln!(
         "usage: b24-emulator [--port 8080] [--bind 127.0.0.1] [--secret S] [--user 1] \
-         [--bucket SIZE:DRAIN | --no-bucket] [--https-required] [--operating SECS]"
+         [--bucket SIZE:DRAIN | --no-bucket] [--https-required] [--operating SECS] \
+         [--user-guid GUID]..."
     );
     std::process::exit(2)
 }
@@ -17,6 +18,8 @@ fn main() {
     let mut cfg = EmulatorConfig::default();
     let mut ip: IpAddr = [127, 0, 0, 1].into();
     let mut port: u16 = 8080;
+    // Users to seed with a 1C GUID (UF_USR_1722587885970), so GetUserByGUID can be tried.
+    let mut user_guids: Vec<String> = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = || args.next().unwrap_or_else(|| usage());
@@ -41,6 +44,7 @@ fn main() {
                 });
             }
             "--no-bucket" => cfg.bucket = None,
+            "--user-guid" => user_guids.push(val()),
             "--https-required" => cfg.require_https = true,
             "--operating" => {
                 cfg.operating_limit_secs = Some(val().parse().unwrap_or_else(|_| usage()))
@@ -57,6 +61,15 @@ fn main() {
             std::process::exit(1);
         }
     };
+    for (n, guid) in user_guids.iter().enumerate() {
+        let id = emu.add_user(serde_json::json!({
+            "NAME": format!("Demo {}", n + 1),
+            "LAST_NAME": "User",
+            "ACTIVE": true,
+            "UF_USR_1722587885970": guid,
+        }));
+        println!("user: ID {id} has GUID {guid}");
+    }
     println!("webhook: {}", emu.webhook_url());
     use std::io::Write;
     let _ = std::io::stdout().flush();
