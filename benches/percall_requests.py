@@ -1,6 +1,8 @@
 """Per-call cost of a plain Python `requests.Session` loop: `crm.contact.get` one call at a time.
 
-Usage: percall_requests.py WEBHOOK N WARMUP ID,ID,...
+Usage: percall_requests.py WEBHOOK N WARMUP ID,ID,... [no-env]
+  no-env: `session.trust_env = False`, which skips requests' per-request look-ups of proxy
+          variables and ~/.netrc (the default session does them on every call).
 Prints one JSON line: n, wall_s, user_s, sys_s, cpu_s (this process, all threads), errors.
 """
 
@@ -17,6 +19,8 @@ def main():
     ids = [int(x) for x in ids.split(",")]
     url = webhook.rstrip("/") + "/crm.contact.get.json"
     session = requests.Session()
+    if len(sys.argv) > 5 and sys.argv[5] == "no-env":
+        session.trust_env = False
 
     def call(i):
         r = session.post(url, json={"id": ids[i % len(ids)]}, timeout=60)

@@ -4,7 +4,8 @@
 //! reshape the bucket between runs. Every command gets exactly one line back.
 //!
 //! Commands: `bucket none`, `bucket SIZE DRAIN` (a fresh, empty bucket), `reset` (zero the
-//! counters), `stats` (JSON), `count` (contacts stored), `quit`.
+//! counters), `stats` (JSON: the counters and this process's CPU seconds so far), `count`
+//! (contacts stored), `quit`.
 
 use b24_emulator::{Bucket, Emulator, EmulatorConfig, EntityKind};
 use serde_json::json;
@@ -44,7 +45,9 @@ pub fn serve() {
             }
             ["stats"] => {
                 let s = emu.stats();
+                let cpu = crate::sys::Usage::now().cpu();
                 json!({
+                    "cpu_s": cpu,
                     "requests": s.requests,
                     "limited": s.limited,
                     "max_bucket_level": s.max_bucket_level,
