@@ -403,12 +403,22 @@ fn per_call_table(rep: &mut Report, s: &Setup, clients: Vec<Client>) {
     ));
     rep.line("");
     rep.line(
-        "| client | client CPU per call (user + sys) | vs Python requests (default session) | calls/s (wall) | errors |",
+        "| client | client CPU per call (user + sys) | range over runs | vs Python requests (default session) | calls/s (wall) | errors |",
     );
-    rep.line("| --- | ---: | ---: | ---: | ---: |");
+    rep.line("| --- | ---: | ---: | ---: | ---: | ---: |");
     let rows: Vec<_> = clients
         .into_iter()
-        .map(|c| (c.name, median_by_cpu(c.runs), c.error))
+        .map(|c| {
+            let per: Vec<f64> = c
+                .runs
+                .iter()
+                .map(|v| f(v, "cpu_s") / f(v, "n") * 1e6)
+                .collect();
+            let lo = per.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = per.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let range = format!("{lo:.0}–{hi:.0} µs");
+            (c.name, median_by_cpu(c.runs), c.error, range)
+        })
         .collect();
     let baseline = rows
         .iter()
@@ -424,7 +434,7 @@ fn per_call_table(rep: &mut Report, s: &Setup, clients: Vec<Client>) {
     let tuned = per_call_of(PER_CALL_CLIENTS[2]);
     let lib = per_call_of(PER_CALL_CLIENTS[0]);
     let mut lib_ratio = None;
-    for (name, med, err) in &rows {
+    for (name, med, err, range) in &rows {
         match med {
             Some(v) => {
                 let per = f(v, "cpu_s") / f(v, "n");
@@ -433,7 +443,7 @@ fn per_call_table(rep: &mut Report, s: &Setup, clients: Vec<Client>) {
                     lib_ratio = ratio;
                 }
                 rep.line(format!(
-                    "| {name} | {:.1} µs ({:.1} + {:.1}) | {} | {:.0} | {} |",
+                    "| {name} | {:.1} µs ({:.1} + {:.1}) | {range} | {} | {:.0} | {} |",
                     per * 1e6,
                     f(v, "user_s") / f(v, "n") * 1e6,
                     f(v, "sys_s") / f(v, "n") * 1e6,
@@ -443,7 +453,7 @@ fn per_call_table(rep: &mut Report, s: &Setup, clients: Vec<Client>) {
                 ));
             }
             None => rep.line(format!(
-                "| {name} | not run: {} | | | |",
+                "| {name} | not run: {} | | | | |",
                 err.as_deref()
                     .unwrap_or("no result")
                     .chars()
