@@ -55,6 +55,13 @@ impl BatchOutcome {
         self.map("result")
     }
 
+    /// The `total` command `name` reported, if any.
+    pub fn total_of(&self, name: &str) -> Option<u64> {
+        let v = self.map("result_total").get(name)?;
+        v.as_u64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    }
+
     /// The error of command `name`, if it failed.
     pub fn error_of(&self, name: &str) -> Option<Error> {
         self.map("result_error").get(name).map(entry_error)

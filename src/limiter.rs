@@ -82,14 +82,11 @@ impl Limiter {
     }
 }
 
-/// Leave a little headroom below the portal's size: requests sent at the exact limit can arrive
-/// bunched up (several connections, scheduling jitter) and would then be refused.
+/// One request of headroom below the portal's size. The portal counts a request when it
+/// arrives, which is never before we admit it, so admitting at most `burst + rate·t` requests
+/// keeps its bucket within bounds; the one request spare absorbs clock and rounding differences.
 fn effective_burst(burst: f64) -> f64 {
-    if burst <= 2.0 {
-        1.0
-    } else {
-        (burst - (burst * 0.05).clamp(1.0, 3.0)).max(1.0)
-    }
+    (burst - 1.0).max(1.0)
 }
 
 #[cfg(test)]

@@ -414,9 +414,11 @@ impl Default for BulkOptions {
     }
 }
 
-/// GUIDs per lookup command: a list page holds 50 rows, so leave room for duplicates (a full
-/// page falls back to one lookup per GUID).
-const GUIDS_PER_LOOKUP: usize = 40;
+/// GUIDs per lookup command: as many as a list page holds rows. A command whose `total` says
+/// more rows exist (a GUID with duplicates) is paged through on its own.
+const GUIDS_PER_LOOKUP: usize = 50;
+/// Rows per page of a legacy list method (fixed by Bitrix).
+const PAGE_SIZE: u64 = 50;
 /// Rounds for records whose outcome was unknown or whose GUID repeated in the input.
 const MAX_ROUNDS: usize = 8;
 
@@ -731,7 +733,9 @@ fn apply_batch(
     }
 }
 
-/// Looks many GUIDs up: `@`-filtered list commands of 40 GUIDs, 50 commands per batch.
+/// Looks many GUIDs up: `@`-filtered list commands of 50 GUIDs, 50 commands per batch (2,500
+/// GUIDs per request). The commands count their rows (`total`), so a GUID held by several
+/// entities cannot hide behind the 50-row page: such a command is paged through afterwards.
 fn lookup_many(
     client: &Client,
     entity: Entity,
@@ -740,52 +744,69 @@ fn lookup_many(
 ) -> Result<HashMap<String, Vec<i64>>, Error> {
     let mut found: HashMap<String, Vec<i64>> = HashMap::new();
     let groups: Vec<&[String]> = guids.chunks(GUIDS_PER_LOOKUP).collect();
-    let mut overflow: Vec<&[String]> = Vec::new();
+    let mut overflow: Vec<(&[String], u64)> = Vec::new();
     for batch_groups in groups.chunks(BATCH_LIMIT) {
         let cmds: Vec<Command> = batch_groups
             .iter()
             .enumerate()
-            .map(|(n, g)| lookup_command(entity, field, &format!("g{n}"), g))
+            .map(|(n, g)| lookup_command(entity, field, &format!("g{n}"), g, 0))
             .collect();
         let out = batch::run(client, &cmds, false)?;
         if let Some(e) = out.first_error() {
             return Err(e);
         }
-        let res = out.results();
         for (n, g) in batch_groups.iter().enumerate() {
-            let rows = res
-                .get(&format!("g{n}"))
+            let name = format!("g{n}");
+            let rows = out
+                .results()
+                .get(&name)
                 .cloned()
                 .unwrap_or(Value::Array(vec![]));
             let asked: HashSet<String> = g.iter().cloned().collect();
-            let mut part = HashMap::new();
-            let count = collect_matches(&rows, field, &asked, &mut part)?;
-            if count >= 50 {
-                overflow.push(g); // a full page may hide rows: ask one GUID at a time
-            } else {
-                found.extend(part);
+            let seen = collect_matches(&rows, field, &asked, &mut found)? as u64;
+            let total = out.total_of(&name).unwrap_or(seen);
+            if total > seen {
+                overflow.push((g, total));
             }
         }
     }
-    for g in overflow {
-        for guid in g {
-            found.insert(guid.clone(), find_by_guid(client, entity, guid)?);
+    for (g, total) in overflow {
+        let asked: HashSet<String> = g.iter().cloned().collect();
+        // Bounded by the row count the portal reported.
+        for page in 1..total.div_ceil(PAGE_SIZE).min(1000) {
+            let params = lookup_params(field, g, page * PAGE_SIZE);
+            let resp = client.call(&entity.method("list"), &params)?;
+            if collect_matches(&resp.result, field, &asked, &mut found)? == 0 {
+                break;
+            }
         }
     }
     Ok(found)
 }
 
-fn lookup_command(entity: Entity, field: &str, name: &str, guids: &[String]) -> Command {
-    let params = json!({
+fn lookup_params(field: &str, guids: &[String], start: u64) -> Value {
+    json!({
         "filter": { format!("@{field}"): guids },
         "select": ["ID", field],
         "order": { "ID": "ASC" },
-        "start": -1,
-    });
+        "start": start,
+    })
+}
+
+fn lookup_command(
+    entity: Entity,
+    field: &str,
+    name: &str,
+    guids: &[String],
+    start: u64,
+) -> Command {
     let method = entity.method("list");
     Command {
         name: name.to_string(),
-        text: format!("{method}?{}", batch::php_query(&params)),
+        text: format!(
+            "{method}?{}",
+            batch::php_query(&lookup_params(field, guids, start))
+        ),
         method,
     }
 }

@@ -407,3 +407,45 @@ fn file_from_disk_arrives_intact() {
     ));
     assert_eq!(e["code"], json!("INVALID_FILE"));
 }
+
+#[test]
+fn bulk_lookup_pages_past_a_full_page_of_duplicates() {
+    let (_emu, c) = setup();
+    // 50 GUIDs in one lookup command; one of them is held by three contacts, so the command has
+    // 52 rows and its first page cannot show them all.
+    for i in 0..50 {
+        ok(api::create(
+            &c,
+            Entity::Contact,
+            &contact(&format!("page-{i}"), "X"),
+        ));
+    }
+    let twins: Vec<Value> = (0..2)
+        .map(|_| {
+            ok(api::create(
+                &c,
+                Entity::Contact,
+                &contact("page-49", "Twin"),
+            ))
+        })
+        .collect();
+    let recs: Vec<Value> = (0..50)
+        .map(|i| json!({"NAME": "Y", GUID_FIELD: format!("page-{i}")}))
+        .collect();
+    let full = env(&api::bulk_upsert(
+        &c,
+        Entity::Contact,
+        &Value::Array(recs).to_string(),
+        &mut |_, _| {},
+    ));
+    assert_eq!(
+        full["summary"],
+        json!({"created": 0, "updated": 49, "failed": 1}),
+        "{}",
+        full["summary"]
+    );
+    let e = &full["result"][49]["error"];
+    assert_eq!(e["code"], json!("AMBIGUOUS_GUID"));
+    assert_eq!(e["details"]["ids"].as_array().unwrap().len(), 3);
+    assert!(e["details"]["ids"].as_array().unwrap().contains(&twins[1]));
+}

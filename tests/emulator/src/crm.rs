@@ -1342,11 +1342,11 @@ impl Store {
         }
         let start_n = start.map(php::intval).unwrap_or(0);
         let no_count = start_n == -1;
-        let pass = |e: &Entity| {
-            preds
-                .iter()
-                .all(|(op, d, v)| filter::test(*op, d.kind(), &self.field_vals(e, d), v))
-        };
+        let prepared: Vec<(filter::Prepared, &FieldDef)> = preds
+            .iter()
+            .map(|(op, d, v)| (filter::Prepared::new(*op, d.kind(), v), *d))
+            .collect();
+        let pass = |e: &Entity| prepared.iter().all(|(p, d)| p.test(&self.field_vals(e, d)));
         let map = self.map(kind);
         let iter = if lo > hi {
             map.range(1..1)

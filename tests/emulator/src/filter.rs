@@ -155,6 +155,48 @@ pub fn test(op: Op, kind: Kind, vals: &[String], fv: &Value) -> bool {
     }
 }
 
+/// A predicate prepared once per request: a list filter is tested against every row, and an
+/// `@` filter may carry many values (a bulk GUID lookup sends 50), so string equality and
+/// membership use a case-folded set instead of re-reading the filter value per row.
+pub struct Prepared<'a> {
+    op: Op,
+    kind: Kind,
+    value: &'a Value,
+    folded: Option<std::collections::HashSet<String>>,
+}
+
+impl<'a> Prepared<'a> {
+    /// Prepares `op value` for a field of `kind`.
+    pub fn new(op: Op, kind: Kind, value: &'a Value) -> Self {
+        let folded = match (op, kind) {
+            (Op::Eq | Op::In | Op::Ne | Op::NotIn, Kind::Str) => {
+                let w = wanted(value);
+                // `FIELD => ""` (select empty values) keeps the general path.
+                (!(w.len() == 1 && w[0].is_empty()))
+                    .then(|| w.iter().map(|x| x.to_lowercase()).collect())
+            }
+            _ => None,
+        };
+        Prepared {
+            op,
+            kind,
+            value,
+            folded,
+        }
+    }
+
+    /// Does a field with values `vals` pass? Same answers as [`test`].
+    pub fn test(&self, vals: &[String]) -> bool {
+        match &self.folded {
+            Some(set) => {
+                let hit = vals.iter().any(|v| set.contains(&v.to_lowercase()));
+                matches!(self.op, Op::Eq | Op::In) == hit
+            }
+            None => test(self.op, self.kind, vals, self.value),
+        }
+    }
+}
+
 /// Compare two rows' values for ORDER BY (NULLs first, as MySQL does ascending).
 pub fn order_cmp(kind: Kind, a: Option<&str>, b: Option<&str>) -> Ordering {
     match (a, b) {
