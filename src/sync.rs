@@ -426,8 +426,6 @@ const MAX_ROUNDS: usize = 8;
 struct Record {
     guid: String,
     req: WriteRequest,
-    /// Set when an add for it may have run (its answer was lost).
-    maybe_created: bool,
 }
 
 /// Per-record result: `{"guid","id","created"}` or `{"guid","error":{...}}`.
@@ -468,11 +466,7 @@ pub fn bulk_upsert(
                     for k in req.fields.keys() {
                         union.insert(k.clone(), Value::Null);
                     }
-                    parsed.push(Some(Record {
-                        guid,
-                        req,
-                        maybe_created: false,
-                    }));
+                    parsed.push(Some(Record { guid, req }));
                 }
                 None => {
                     results[i] = Some((
@@ -509,6 +503,8 @@ pub fn bulk_upsert(
     // Work list: indices still to upsert. A GUID repeated in the input is applied in input order,
     // one occurrence per round.
     let mut todo: Vec<usize> = (0..total).filter(|i| parsed[*i].is_some()).collect();
+    // Records whose add may have run (its answer was lost): the next lookup tells.
+    let mut maybe_created: HashSet<usize> = HashSet::new();
     for _round in 0..MAX_ROUNDS {
         if todo.is_empty() {
             break;
@@ -522,99 +518,82 @@ pub fn bulk_upsert(
             .filter_map(|i| parsed[*i].as_ref().map(|r| r.guid.clone()))
             .collect();
         let _claim = Claim::take(guids.iter().map(|g| claim_key(client, entity, g)).collect())?;
-        let found = match lookup_many(client, entity, &field, &guids) {
-            Ok(f) => f,
-            Err(e) => {
-                for i in now.iter().chain(later.iter()) {
-                    results[*i] =
-                        Some((parsed[*i].as_ref().map(|r| r.guid.clone()), Err(e.clone())));
-                }
-                progress(total, total);
-                break;
-            }
-        };
-        // Decide add or update per record.
-        let mut writes: Vec<Write> = Vec::new();
-        for &i in &now {
-            let rec = parsed[i].as_ref().expect("only parsed records are queued");
-            let ids = found.get(&rec.guid).map(Vec::as_slice).unwrap_or(&[]);
-            let (text, update_id) = match ids {
-                [id] if rec.maybe_created => {
-                    results[i] = Some((
-                        Some(rec.guid.clone()),
-                        Ok(Upserted {
-                            id: *id,
-                            created: true,
-                        }),
-                    ));
-                    continue;
-                }
-                [id] => (
-                    format!(
-                        "{}?{}",
-                        entity.method("update"),
-                        batch::php_query(&rec.req.to_params(Some(*id)))
-                    ),
-                    Some(*id),
-                ),
-                [] => (
-                    format!(
-                        "{}?{}",
-                        entity.method("add"),
-                        batch::php_query(&rec.req.to_params(None))
-                    ),
-                    None,
-                ),
-                many => {
-                    results[i] = Some((
-                        Some(rec.guid.clone()),
-                        Err(ambiguous(&field, &rec.guid, many)),
-                    ));
-                    continue;
-                }
-            };
-            let method = text.split('?').next().unwrap_or_default().to_string();
-            writes.push(Write {
-                index: i,
-                cmd: Command {
-                    name: format!("r{i}"),
-                    method,
-                    text,
-                },
-                update_id,
-            });
-        }
-        done = results.iter().filter(|r| r.is_some()).count();
-        progress(done, total);
-
         let mut again = later;
-        let chunks: Vec<Vec<Write>> = writes.chunks(BATCH_LIMIT).map(<[_]>::to_vec).collect();
-        let (tx, rx) = mpsc::channel::<(Vec<Write>, Result<BatchOutcome, Error>)>();
-        let queue = Mutex::new(chunks.into_iter());
+        let mut unknown_adds: Vec<usize> = Vec::new();
         let workers = options.concurrency.clamp(1, 16);
+        // A pipeline: one thread looks the GUIDs up, 2,500 (one request) at a time, and queues
+        // the writes; `workers` threads send the write batches; this thread applies every
+        // outcome. Writing starts after the first lookup, so the portal's time on the lookups
+        // overlaps the bucket's pacing instead of adding to it.
+        let (work_tx, work_rx) = mpsc::channel::<Vec<Write>>();
+        let work_rx = Mutex::new(work_rx);
+        let (msg_tx, msg_rx) = mpsc::channel::<Msg>();
         std::thread::scope(|s| {
+            {
+                let (msg_tx, parsed, maybe_created, now, field) =
+                    (msg_tx.clone(), &parsed, &maybe_created, &now, &field);
+                s.spawn(move || {
+                    for segment in now.chunks(GUIDS_PER_LOOKUP * BATCH_LIMIT) {
+                        let plan =
+                            plan_writes(client, entity, field, parsed, maybe_created, segment);
+                        let (decided, writes) = match plan {
+                            Ok(p) => p,
+                            Err(e) => {
+                                // The lookup failed (access, a field the portal ignores...):
+                                // nothing more can be decided safely.
+                                let left = now.iter().skip_while(|i| !segment.contains(i));
+                                for i in left {
+                                    let _ = msg_tx.send(Msg::Decided(*i, Err(e.clone())));
+                                }
+                                return;
+                            }
+                        };
+                        for (i, outcome) in decided {
+                            let _ = msg_tx.send(Msg::Decided(i, outcome));
+                        }
+                        for chunk in writes.chunks(BATCH_LIMIT) {
+                            if work_tx.send(chunk.to_vec()).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
             for _ in 0..workers {
-                let tx = tx.clone();
-                let queue = &queue;
+                let (msg_tx, work_rx) = (msg_tx.clone(), &work_rx);
                 s.spawn(move || loop {
-                    let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
-                    let Some(chunk) = next else { break };
+                    let next = work_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                    let Ok(chunk) = next else { break };
                     let cmds: Vec<Command> = chunk.iter().map(|w| w.cmd.clone()).collect();
                     let outcome = batch::run(client, &cmds, false);
-                    if tx.send((chunk, outcome)).is_err() {
+                    if msg_tx.send(Msg::Batch(chunk, outcome)).is_err() {
                         break;
                     }
                 });
             }
-            drop(tx);
-            // Results are applied and progress reported here, on the calling thread (1C's status
-            // line may only be touched from it).
-            for (chunk, outcome) in rx {
-                apply_batch(&chunk, outcome, &mut parsed, &mut results, &mut again);
+            drop(msg_tx);
+            // Outcomes are applied and progress reported here, on the calling thread (1C's
+            // status line may only be touched from it).
+            for msg in msg_rx {
+                match msg {
+                    Msg::Decided(i, outcome) => {
+                        let guid = parsed[i].as_ref().map(|r| r.guid.clone());
+                        results[i] = Some((guid, outcome));
+                    }
+                    Msg::Batch(chunk, outcome) => apply_batch(
+                        &chunk,
+                        outcome,
+                        &parsed,
+                        &mut results,
+                        &mut again,
+                        &mut unknown_adds,
+                    ),
+                }
                 done = results.iter().filter(|r| r.is_some()).count();
                 progress(done, total);
             }
         });
+        maybe_created.extend(unknown_adds);
         again.sort_unstable();
         todo = again;
     }
@@ -643,6 +622,77 @@ pub fn bulk_upsert(
     Ok((out, warnings))
 }
 
+/// What the pipeline threads tell the calling thread.
+enum Msg {
+    /// A record's outcome, decided without a write (ambiguous GUID, a found lost add, a failed
+    /// lookup).
+    Decided(usize, Outcome),
+    /// A write batch came back (or failed as a whole).
+    Batch(Vec<Write>, Result<BatchOutcome, Error>),
+}
+
+/// Outcomes decided without a write, and the writes to send.
+type Plan = (Vec<(usize, Outcome)>, Vec<Write>);
+
+/// Looks up one segment's GUIDs and decides, per record, add, update or an outcome without a
+/// write.
+fn plan_writes(
+    client: &Client,
+    entity: Entity,
+    field: &str,
+    parsed: &[Option<Record>],
+    maybe_created: &HashSet<usize>,
+    segment: &[usize],
+) -> Result<Plan, Error> {
+    let guids: Vec<String> = segment
+        .iter()
+        .filter_map(|i| parsed[*i].as_ref().map(|r| r.guid.clone()))
+        .collect();
+    let found = lookup_many(client, entity, field, &guids)?;
+    let mut decided = Vec::new();
+    let mut writes = Vec::new();
+    for &i in segment {
+        let Some(rec) = parsed[i].as_ref() else {
+            continue;
+        };
+        let ids = found.get(&rec.guid).map(Vec::as_slice).unwrap_or(&[]);
+        let (verb, update_id) = match ids {
+            [id] if maybe_created.contains(&i) => {
+                // An earlier add of this record lost its answer, and it did run.
+                decided.push((
+                    i,
+                    Ok(Upserted {
+                        id: *id,
+                        created: true,
+                    }),
+                ));
+                continue;
+            }
+            [id] => ("update", Some(*id)),
+            [] => ("add", None),
+            many => {
+                decided.push((i, Err(ambiguous(field, &rec.guid, many))));
+                continue;
+            }
+        };
+        let method = entity.method(verb);
+        let text = format!(
+            "{method}?{}",
+            batch::php_query(&rec.req.to_params(update_id))
+        );
+        writes.push(Write {
+            index: i,
+            cmd: Command {
+                name: format!("r{i}"),
+                method,
+                text,
+            },
+            update_id,
+        });
+    }
+    Ok((decided, writes))
+}
+
 /// One write command of a bulk upsert.
 #[derive(Debug, Clone)]
 struct Write {
@@ -655,9 +705,10 @@ struct Write {
 fn apply_batch(
     chunk: &[Write],
     outcome: Result<BatchOutcome, Error>,
-    parsed: &mut [Option<Record>],
+    parsed: &[Option<Record>],
     results: &mut [Option<(Option<String>, Outcome)>],
     again: &mut Vec<usize>,
+    unknown_adds: &mut Vec<usize>,
 ) {
     let out = match outcome {
         Ok(o) => o,
@@ -676,9 +727,7 @@ fn apply_batch(
                 let i = w.index;
                 if unknown {
                     if w.update_id.is_none() {
-                        if let Some(r) = parsed[i].as_mut() {
-                            r.maybe_created = true;
-                        }
+                        unknown_adds.push(i);
                     }
                     again.push(i);
                 } else {
