@@ -533,7 +533,7 @@ pub fn bulk_upsert(
                 let (msg_tx, parsed, maybe_created, now, field) =
                     (msg_tx.clone(), &parsed, &maybe_created, &now, &field);
                 s.spawn(move || {
-                    for segment in now.chunks(GUIDS_PER_LOOKUP * BATCH_LIMIT) {
+                    for segment in lookup_segments(now) {
                         let plan =
                             plan_writes(client, entity, field, parsed, maybe_created, segment);
                         let (decided, writes) = match plan {
@@ -620,6 +620,17 @@ pub fn bulk_upsert(
         })
         .collect();
     Ok((out, warnings))
+}
+
+/// Splits the records into lookup segments: a small first one, so the writers start after a
+/// quick first answer, then one full request (2,500 GUIDs) each.
+fn lookup_segments(records: &[usize]) -> Vec<&[usize]> {
+    let first = (GUIDS_PER_LOOKUP * 5).min(records.len());
+    let (head, tail) = records.split_at(first);
+    let mut out = vec![head];
+    out.extend(tail.chunks(GUIDS_PER_LOOKUP * BATCH_LIMIT));
+    out.retain(|s| !s.is_empty());
+    out
 }
 
 /// What the pipeline threads tell the calling thread.
