@@ -52,7 +52,12 @@ pub fn connect(emu: &Emulator) -> TcpStream {
 
 /// Read one response; errors if the connection ends early.
 pub fn read_resp(s: &mut TcpStream) -> io::Result<Resp> {
-    let mut buf = Vec::new();
+    read_resp_after(s, Vec::new())
+}
+
+/// Reads a response whose first bytes may already be in `buf` (a `100 Continue` and the final
+/// answer can arrive in one read).
+fn read_resp_after(s: &mut TcpStream, mut buf: Vec<u8>) -> io::Result<Resp> {
     let mut tmp = [0u8; 8192];
     let head_end = loop {
         if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -84,6 +89,10 @@ pub fn read_resp(s: &mut TcpStream) -> io::Result<Resp> {
         .map(|(_, v)| v.parse().unwrap())
         .unwrap_or(0);
     let mut body = buf[head_end + 4..].to_vec();
+    if status == 100 {
+        // An interim answer has no body: what follows it is the final answer.
+        return read_resp_after(s, body);
+    }
     while body.len() < clen {
         let n = s.read(&mut tmp)?;
         if n == 0 {
@@ -93,9 +102,6 @@ pub fn read_resp(s: &mut TcpStream) -> io::Result<Resp> {
             ));
         }
         body.extend_from_slice(&tmp[..n]);
-    }
-    if status == 100 {
-        return read_resp(s);
     }
     Ok(Resp {
         status,
