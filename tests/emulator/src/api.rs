@@ -18,6 +18,14 @@ impl ApiError {
             desc: desc.to_string(),
         }
     }
+    /// The per-method operating budget is spent (§4.2): 429, from the limiter or a fault.
+    pub fn operation_time_limit() -> ApiError {
+        ApiError::new(
+            429,
+            "OPERATION_TIME_LIMIT",
+            "Method is blocked due to operation time limit.",
+        )
+    }
     /// Legacy CRM errors are thrown without a code and map to 400 (§3.4).
     pub fn crm(desc: &str) -> ApiError {
         ApiError::new(400, "", desc)

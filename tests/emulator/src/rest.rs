@@ -455,14 +455,7 @@ pub fn handle(sh: &Shared, req: &Request) -> Reply {
                 })
             }
             FaultAction::OperationTimeLimit => {
-                return err_reply(
-                    &ApiError::new(
-                        429,
-                        "OPERATION_TIME_LIMIT",
-                        "Method is blocked due to operation time limit.",
-                    ),
-                    tr,
-                )
+                return err_reply(&ApiError::operation_time_limit(), tr)
             }
             other => after = Some(other),
         }
@@ -548,14 +541,7 @@ fn rest_call(
     if let Some(limit) = sh.cfg.operating_limit_secs {
         let (sum, _) = lock(&sh.operating).status(lc, time::now_f64());
         if sum > limit {
-            return err_reply(
-                &ApiError::new(
-                    429,
-                    "OPERATION_TIME_LIMIT",
-                    "Method is blocked due to operation time limit.",
-                ),
-                tr,
-            );
+            return err_reply(&ApiError::operation_time_limit(), tr);
         }
     }
     // Reserved/auth parameters never reach the method.
