@@ -3,7 +3,8 @@
 //! export, calls every method against the in-process emulator, and fails on any leak, double or
 //! foreign free, wrong result or crash.
 //!
-//! `B24_VALGRIND=1` also runs the host under valgrind (which must then be installed).
+//! `host_under_valgrind` (ignored by default; `cargo test --test addin_host -- --ignored`) runs
+//! the host under valgrind, which must then be installed.
 //!
 //! Other builds of the library: `B24_ADDIN_LIB=<path>` loads that file instead of this profile's
 //! cdylib, and `B24_HOST_CXXFLAGS` adds g++ flags; e.g. for i686 Linux:
@@ -11,19 +12,16 @@
 //! `B24_ADDIN_LIB=target/i686-unknown-linux-gnu/debug/libbitrix24_1c.so B24_HOST_CXXFLAGS=-m32
 //! cargo test --test addin_host`.
 
+mod common;
+
+use common::native::profile_dir;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// `target/<profile>`: the test binary lives in `target/<profile>/deps/`.
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let deps = exe.parent().expect("deps dir");
-    deps.parent().expect("profile dir").to_path_buf()
-}
-
+/// The add-in to load: `B24_ADDIN_LIB`, or this profile's cdylib.
 fn library() -> PathBuf {
     if let Some(lib) = std::env::var_os("B24_ADDIN_LIB") {
         let lib = PathBuf::from(lib);
@@ -34,16 +32,7 @@ fn library() -> PathBuf {
         );
         return lib;
     }
-    let name = if cfg!(windows) {
-        "bitrix24_1c.dll"
-    } else if cfg!(target_os = "macos") {
-        "libbitrix24_1c.dylib"
-    } else {
-        "libbitrix24_1c.so"
-    };
-    let lib = profile_dir().join(name);
-    assert!(lib.exists(), "the cdylib {} was not built", lib.display());
-    lib
+    common::native::cdylib().to_path_buf()
 }
 
 /// Builds the host once per test run.
@@ -159,28 +148,16 @@ fn host_drives_the_addin_like_1c() {
 }
 
 #[test]
+#[ignore = "needs valgrind; CI runs it with --ignored"]
 fn host_under_valgrind() {
-    if std::env::var("B24_VALGRIND").ok().as_deref() != Some("1") {
-        println!("skipped: set B24_VALGRIND=1 to run the host under valgrind");
-        return;
-    }
     let lib = library();
     let host = host();
     let emulator = b24_emulator::Emulator::start_default().expect("start the emulator");
-    let mut cmd = Command::new("valgrind");
-    cmd.args([
-        "--error-exitcode=99",
-        "--leak-check=full",
-        // The process-wide HTTP pools (and their runtime threads) live until exit by design, so
-        // their blocks are "possibly lost"/"still reachable"; anything definite is an error.
-        "--errors-for-leak-kinds=definite,indirect",
-        "--show-leak-kinds=definite,indirect",
-        "-q",
-    ])
-    .arg(host)
-    .arg(&lib)
-    .arg(emulator.webhook_url())
-    .arg(bitrix24_1c::VERSION);
+    let mut cmd = common::native::valgrind();
+    cmd.arg(host)
+        .arg(&lib)
+        .arg(emulator.webhook_url())
+        .arg(bitrix24_1c::VERSION);
     let output = run(cmd, Duration::from_secs(1200));
     check(&output, "addin host under valgrind");
 }

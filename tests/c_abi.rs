@@ -1,30 +1,29 @@
 //! Builds tests/c/test_abi.c with -Wall -Wextra -Werror against the cdylib and the generated
-//! header, and runs it against the emulator (under valgrind when B24_VALGRIND=1).
+//! header, and runs it against the emulator; `c_program_under_valgrind` (ignored by default, run
+//! with `-- --ignored`) runs it under valgrind.
 
 mod common;
 
 use serde_json::json;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-/// target/<profile>/, where cargo put the cdylib (the test binary lives in target/<profile>/deps).
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>")
-        .to_path_buf()
-}
 
 #[test]
 fn c_program_calls_every_export() {
-    let dir = profile_dir();
-    let lib = dir.join("libbitrix24_1c.so");
-    assert!(
-        lib.exists(),
-        "{} missing: cargo builds the cdylib before tests",
-        lib.display()
-    );
+    run_c_program(false);
+}
+
+#[test]
+#[ignore = "needs valgrind; CI runs it with --ignored"]
+fn c_program_under_valgrind() {
+    run_c_program(true);
+}
+
+/// Builds the C program, then runs it against a fresh emulator (optionally under valgrind).
+fn run_c_program(under_valgrind: bool) {
+    let lib = common::native::cdylib();
+    let lib_dir = lib.parent().expect("the cdylib's folder");
+    let dir = common::native::profile_dir();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let exe = dir.join("test_abi");
     let status = Command::new("cc")
@@ -34,9 +33,9 @@ fn c_program_calls_every_export() {
         .arg("-I")
         .arg(root.join("include"))
         .arg("-L")
-        .arg(&dir)
+        .arg(lib_dir)
         .args(["-lbitrix24_1c", "-lpthread"])
-        .arg(format!("-Wl,-rpath,{}", dir.display()))
+        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
         .status()
         .expect("a C compiler (cc) is installed");
     assert!(status.success(), "the C test program compiles cleanly");
@@ -44,18 +43,9 @@ fn c_program_calls_every_export() {
     let emu = common::emulator(None);
     let guid = "c-abi-user-guid";
     emu.add_user(json!({"NAME": "C", "UF_USR_1722587885970": guid}));
-    let valgrind = std::env::var("B24_VALGRIND").is_ok_and(|v| v == "1");
-    let mut cmd = if valgrind {
-        let mut c = Command::new("valgrind");
-        c.args([
-            "--error-exitcode=99",
-            "--leak-check=full",
-            // The process-wide HTTP pool (and its runtime thread) lives until exit by design.
-            "--errors-for-leak-kinds=definite,indirect",
-            "--show-leak-kinds=definite,indirect",
-            "--quiet",
-        ])
-        .arg(&exe);
+    let mut cmd = if under_valgrind {
+        let mut c = common::native::valgrind();
+        c.arg(&exe);
         c
     } else {
         Command::new(&exe)

@@ -2,6 +2,8 @@
 //! also assert the webhook secret never leaks into anything the library returns.
 #![allow(dead_code)]
 
+pub mod native;
+
 use b24_emulator::{Bucket, Emulator, EmulatorConfig};
 use bitrix24_1c::api::{self, Reply};
 use bitrix24_1c::Client;
