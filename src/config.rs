@@ -74,7 +74,7 @@ impl Webhook {
             || secret.len() > 128
             || !secret.chars().all(|c| c.is_ascii_alphanumeric())
         {
-            return Err(bad("SECRET must be letters and digits"));
+            return Err(bad("SECRET must be 4 to 128 letters and digits"));
         }
         let origin = format!("{scheme}://{}", authority.to_ascii_lowercase());
         Ok(Webhook {
@@ -209,7 +209,8 @@ pub struct Config {
     pub max_retries: u32,
     /// Client-side pacing; `None` turns it off.
     pub rate_limit: Option<RateLimit>,
-    /// Optional proxy URL (`http://`, `https://` or `socks5://`); environment proxies are ignored.
+    /// Optional proxy URL (`http://`, `https://`, `socks5://` or `socks5h://`); environment
+    /// proxies are ignored.
     pub proxy: Option<String>,
     /// Optional extra CA certificate (PEM file) trusted besides the bundled and OS roots.
     pub ca_cert_path: Option<String>,
@@ -304,17 +305,8 @@ impl Config {
                 "guid_fields.user must start with UF_USR_ (the portal ignores other user filters)",
             ));
         }
-        if let Some(p) = &raw.proxy {
-            let lower = p.to_ascii_lowercase();
-            if !["http://", "https://", "socks5://", "socks5h://"]
-                .iter()
-                .any(|s| lower.starts_with(s))
-            {
-                return Err(Error::invalid_input(
-                    "INVALID_CONFIG",
-                    "proxy must be an http://, https:// or socks5:// URL",
-                ));
-            }
+        if let Some(p) = raw.proxy.as_deref().filter(|p| !p.is_empty()) {
+            validate_proxy(p)?;
         }
         Ok(Config {
             webhook,
@@ -329,6 +321,29 @@ impl Config {
             bulk_concurrency: raw.bulk_concurrency.unwrap_or(4).clamp(1, 16),
         })
     }
+}
+
+/// A proxy the transport can use: `http`, `https`, `socks5` or `socks5h`, with a host and a
+/// valid port. Checked here so that a bad proxy fails `b24_client_new`, not every call. The
+/// message never repeats the URL (it may carry a password).
+fn validate_proxy(proxy: &str) -> Result<(), Error> {
+    let bad = |why: &str| {
+        Error::invalid_input(
+            "INVALID_CONFIG",
+            format!("proxy must be an http://, https://, socks5:// or socks5h:// URL with a host: {why}"),
+        )
+    };
+    let url = reqwest::Url::parse(proxy).map_err(|e| bad(&e.to_string()))?;
+    if !["http", "https", "socks5", "socks5h"].contains(&url.scheme()) {
+        return Err(bad("unsupported scheme"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("no host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !matches!(url.path(), "" | "/") {
+        return Err(bad("a path, query or fragment is not allowed"));
+    }
+    Ok(())
 }
 
 /// serde's messages name the offending key or type, never whole values, except for
