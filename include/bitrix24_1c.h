@@ -46,9 +46,10 @@ extern "C" {
 
  `config_json`: `{"webhook_url": "https://PORTAL/rest/USER_ID/SECRET/", "timeout_secs": 60,
  "connect_timeout_secs": 10, "max_retries": 5, "rate_limit": {"burst": 50, "per_second": 2}
- (or false), "proxy": "http://...", "ca_cert_path": "/path/ca.pem", "strict_fields": false,
- "guid_fields": {"user": "UF_USR_...", "contact": "UF_CRM_...", "company": "UF_CRM_..."}}`;
- only `webhook_url` is required.
+ (or false), "proxy": "http://..." (or https://, socks5://, socks5h://), "ca_cert_path":
+ "/path/ca.pem", "strict_fields": false, "bulk_concurrency": 4, "guid_fields": {"user":
+ "UF_USR_...", "contact": "UF_CRM_...", "company": "UF_CRM_..."}}`; only `webhook_url` is
+ required. A bad value of any key (an unusable proxy included) fails here, not per call.
 
  Returns a new handle, or NULL on failure. When `error_json` is not NULL it receives NULL on
  success, or on failure a failure envelope `{"ok":false,"error":{...}}` that the caller frees

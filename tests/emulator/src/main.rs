@@ -28,8 +28,9 @@ fn main() {
             "--bind" => ip = val().parse().unwrap_or_else(|_| usage()),
             "--secret" => {
                 let s = val();
-                if s.is_empty() || !s.chars().all(|c| c.is_ascii_alphanumeric()) {
-                    eprintln!("--secret must be [A-Za-z0-9]+");
+                // The library refuses other secrets (its webhook check), so the emulator does too.
+                if !(4..=128).contains(&s.len()) || !s.chars().all(|c| c.is_ascii_alphanumeric()) {
+                    eprintln!("--secret must be 4 to 128 letters and digits");
                     std::process::exit(2);
                 }
                 cfg.secret = s;
