@@ -100,6 +100,11 @@ impl Webhook {
         &self.masked
     }
 
+    /// The secret itself, for masking raw answers; never show it.
+    pub(crate) fn secret(&self) -> &str {
+        &self.secret
+    }
+
     /// Replaces every occurrence of the secret in `text` with `***`.
     pub fn mask(&self, text: &str) -> String {
         if text.contains(&self.secret) {
@@ -110,19 +115,36 @@ impl Webhook {
     }
 }
 
+/// The host of `host[:port]` or `[v6][:port]`, lower-cased; `None` when the authority is not
+/// exactly that (a stray character after `]`, a port that is not 1..=65535).
 fn host_of(authority: &str) -> Option<String> {
-    let host = if let Some(rest) = authority.strip_prefix('[') {
-        rest.split_once(']')?.0
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let (h, after) = rest.split_once(']')?;
+        h.parse::<std::net::Ipv6Addr>().ok()?;
+        match after {
+            "" => (h, None),
+            _ => (h, Some(after.strip_prefix(':')?)),
+        }
     } else {
-        authority.rsplit_once(':').map_or(authority, |(h, port)| {
-            if port.chars().all(|c| c.is_ascii_digit()) {
-                h
-            } else {
-                authority
-            }
-        })
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
     };
-    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+    if let Some(p) = port {
+        let valid = !p.is_empty()
+            && p.chars().all(|c| c.is_ascii_digit())
+            && p.parse::<u16>().is_ok_and(|n| n > 0);
+        if !valid {
+            return None;
+        }
+    }
+    let host_ok = !host.is_empty()
+        && (authority.starts_with('[')
+            || host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'));
+    host_ok.then(|| host.to_ascii_lowercase())
 }
 
 fn is_loopback_host(host: &str) -> bool {
@@ -194,6 +216,10 @@ struct RawConfig {
     strict_fields: Option<bool>,
     #[serde(default)]
     bulk_concurrency: Option<usize>,
+    #[serde(default)]
+    max_response_mb: Option<f64>,
+    #[serde(default)]
+    deadline_secs: Option<f64>,
 }
 
 /// A validated configuration.
@@ -221,6 +247,12 @@ pub struct Config {
     /// Batch requests a bulk upsert keeps in flight (default 4; pacing still comes from the
     /// shared bucket, this only hides the portal's latency).
     pub bulk_concurrency: usize,
+    /// The largest answer body read (default 64 MiB; every real answer is far smaller). A larger
+    /// one is refused while it is read, so no answer can exhaust the host's memory.
+    pub max_response_bytes: usize,
+    /// One bound on the whole of a single operation (default 3 × `timeout`): pacing, retries,
+    /// the field check, and resolving a lost answer all fit in it.
+    pub deadline: Duration,
 }
 
 impl Config {
@@ -234,7 +266,7 @@ impl Config {
     /// Keys: `webhook_url` (required), `connect_timeout_secs` (10), `timeout_secs` (60),
     /// `max_retries` (5), `rate_limit` (`{"burst":50,"per_second":2}`; `false` turns it off),
     /// `proxy`, `ca_cert_path`, `guid_fields` (`{"user","contact","company"}`), `strict_fields` (false),
-    /// `bulk_concurrency` (4).
+    /// `bulk_concurrency` (4), `max_response_mb` (64), `deadline_secs` (3 × `timeout_secs`).
     pub fn from_json(json: &str) -> Result<Config, Error> {
         let raw: RawConfig = serde_json::from_str(json).map_err(|e| {
             // serde's message may quote the input, which holds the secret: keep only the position.
@@ -264,27 +296,7 @@ impl Config {
                 Some(RateLimit::default())
             }
             Some(serde_json::Value::Bool(false)) => None,
-            Some(v) => {
-                let rl: RateLimit = serde_json::from_value(v).map_err(|e| {
-                    Error::invalid_input(
-                        "INVALID_CONFIG",
-                        format!(
-                            "rate_limit must be false or {{\"burst\":N,\"per_second\":N}}: {e}"
-                        ),
-                    )
-                })?;
-                if !(rl.burst >= 1.0
-                    && rl.burst.is_finite()
-                    && rl.per_second > 0.0
-                    && rl.per_second.is_finite())
-                {
-                    return Err(Error::invalid_input(
-                        "INVALID_CONFIG",
-                        "rate_limit needs burst >= 1 and per_second > 0",
-                    ));
-                }
-                Some(rl)
-            }
+            Some(v) => Some(rate_limit_shape(v)?),
         };
         let guid_fields = raw.guid_fields.unwrap_or_default();
         for (name, code) in [
@@ -308,10 +320,25 @@ impl Config {
         if let Some(p) = raw.proxy.as_deref().filter(|p| !p.is_empty()) {
             validate_proxy(p)?;
         }
+        let timeout = secs(raw.timeout_secs, 60.0, "timeout_secs")?;
+        let deadline = secs(
+            raw.deadline_secs,
+            3.0 * timeout.as_secs_f64(),
+            "deadline_secs",
+        )?;
+        let max_mb = raw.max_response_mb.unwrap_or(64.0);
+        if !(max_mb.is_finite() && (1.0..=1024.0).contains(&max_mb)) {
+            return Err(Error::invalid_input(
+                "INVALID_CONFIG",
+                "max_response_mb must be a number from 1 to 1024",
+            ));
+        }
         Ok(Config {
             webhook,
             connect_timeout: secs(raw.connect_timeout_secs, 10.0, "connect_timeout_secs")?,
-            timeout: secs(raw.timeout_secs, 60.0, "timeout_secs")?,
+            timeout,
+            deadline,
+            max_response_bytes: (max_mb * 1024.0 * 1024.0) as usize,
             max_retries: raw.max_retries.unwrap_or(5).min(50),
             rate_limit,
             proxy: raw.proxy.filter(|p| !p.is_empty()),
@@ -321,6 +348,30 @@ impl Config {
             bulk_concurrency: raw.bulk_concurrency.unwrap_or(4).clamp(1, 16),
         })
     }
+}
+
+/// The bounds of a client-side bucket. The portal's documented shapes are 50/2 and 250/5; the
+/// bounds leave room around them but keep one client's pacing from stalling the other sessions
+/// that share the portal's limiter (a request reserves at most 1 / `per_second` of it).
+const BURST_RANGE: std::ops::RangeInclusive<f64> = 1.0..=1000.0;
+const PER_SECOND_RANGE: std::ops::RangeInclusive<f64> = 0.5..=100.0;
+
+fn rate_limit_shape(v: serde_json::Value) -> Result<RateLimit, Error> {
+    let bad = || {
+        Error::invalid_input(
+            "INVALID_CONFIG",
+            format!(
+                "rate_limit must be false or {{\"burst\":N,\"per_second\":N}} with burst from {} to {} and per_second from {} to {}",
+                BURST_RANGE.start(), BURST_RANGE.end(), PER_SECOND_RANGE.start(), PER_SECOND_RANGE.end()
+            ),
+        )
+    };
+    // serde's message could quote the value (a pasted webhook URL): say only what is expected.
+    let rl: RateLimit = serde_json::from_value(v).map_err(|_| bad())?;
+    if !(BURST_RANGE.contains(&rl.burst) && PER_SECOND_RANGE.contains(&rl.per_second)) {
+        return Err(bad());
+    }
+    Ok(rl)
 }
 
 /// A proxy the transport can use: `http`, `https`, `socks5` or `socks5h`, with a host and a
@@ -346,15 +397,22 @@ fn validate_proxy(proxy: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// serde's messages name the offending key or type, never whole values, except for
-/// `invalid value: string "..."`; drop the quoted part to be safe.
+/// serde's message without anything it quotes: values (`invalid value: string "..."`) and keys
+/// (`unknown field `...``) may be a pasted webhook URL, so neither is repeated.
 fn describe_serde(e: &serde_json::Error) -> String {
     let msg = e.to_string();
-    let msg = msg.split(" at line ").next().unwrap_or("").to_string();
-    match msg.find('"') {
-        Some(i) => format!("{}…", &msg[..i]),
-        None => msg,
+    let msg = msg.split(" at line ").next().unwrap_or("");
+    let cut = msg.find(['"', '`', '\'']).unwrap_or(msg.len());
+    let mut out = msg[..cut].trim_end().to_string();
+    if msg.starts_with("unknown field") {
+        out = "unknown key; the keys are webhook_url, timeout_secs, connect_timeout_secs, \
+               deadline_secs, max_retries, rate_limit, proxy, ca_cert_path, guid_fields, \
+               strict_fields, bulk_concurrency, max_response_mb"
+            .into();
+    } else if cut < msg.len() {
+        out.push('…');
     }
+    out
 }
 
 /// An upper-case Bitrix field code: `UF_CRM_1723100443089`, `NAME`.

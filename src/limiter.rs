@@ -8,60 +8,63 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-static LIMITERS: Lazy<Mutex<HashMap<String, Arc<Limiter>>>> =
-    Lazy::new(|| Mutex::new(HashMap::new()));
+/// The portal's bucket as this process sees it: when it would be empty again given every
+/// request admitted so far ("theoretical arrival time" of the GCRA form of a leaky bucket).
+type Tat = Arc<Mutex<Instant>>;
 
-/// A leaky bucket in its "theoretical arrival time" form (GCRA): `tat` is when the bucket would
-/// be empty again given every request admitted so far.
-#[derive(Debug)]
+static PORTALS: Lazy<Mutex<HashMap<String, Tat>>> = Lazy::new(|| Mutex::new(HashMap::new()));
+
+/// One client's pacing against its portal's shared bucket. The bucket state is shared by every
+/// client of the portal in the process; the shape is the client's own, so a client configured
+/// slower than others paces only its own requests (each reserves 1 / `per_second` of the bucket)
+/// and can never stretch another session's waits beyond that.
+#[derive(Debug, Clone)]
 pub struct Limiter {
-    state: Mutex<State>,
-}
-
-#[derive(Debug)]
-struct State {
-    tat: Instant,
+    tat: Tat,
     shape: RateLimit,
 }
 
 impl Limiter {
-    /// The process-wide limiter of the portal at `origin`. A later client with another shape
-    /// updates it (last configuration wins): there is only one bucket on the portal side.
-    pub fn for_portal(origin: &str, shape: RateLimit) -> Arc<Limiter> {
-        let mut all = LIMITERS.lock().unwrap_or_else(|p| p.into_inner());
-        let l = all
+    /// A limiter on the process-wide bucket of the portal at `origin`.
+    pub fn for_portal(origin: &str, shape: RateLimit) -> Limiter {
+        let mut all = PORTALS.lock().unwrap_or_else(|p| p.into_inner());
+        let tat = all
             .entry(origin.to_string())
-            .or_insert_with(|| Arc::new(Limiter::new(shape)))
+            .or_insert_with(|| Arc::new(Mutex::new(Instant::now())))
             .clone();
-        l.lock().shape = shape;
-        l
+        Limiter { tat, shape }
     }
 
     /// A private limiter (tests, benchmarks).
     pub fn new(shape: RateLimit) -> Limiter {
         Limiter {
-            state: Mutex::new(State {
-                tat: Instant::now(),
-                shape,
-            }),
+            tat: Arc::new(Mutex::new(Instant::now())),
+            shape,
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Instant> {
+        self.tat.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Reserves one request slot and returns how long the caller must wait before sending.
     /// Reserving under the lock and sleeping outside it keeps concurrent callers fair and exact.
     pub fn reserve(&self) -> Duration {
-        let mut s = self.lock();
+        self.reserve_until(None).unwrap_or_default()
+    }
+
+    /// Reserves a slot only if it comes before `until`; `None` (nothing reserved) otherwise.
+    fn reserve_until(&self, until: Option<Instant>) -> Option<Duration> {
+        let (interval, tolerance) = self.steps();
+        let mut shared = self.lock();
         let now = Instant::now();
-        let interval = Duration::from_secs_f64(1.0 / s.shape.per_second);
-        let tolerance = interval.mul_f64(effective_burst(s.shape.burst) - 1.0);
-        let tat = s.tat.max(now);
+        let tat = (*shared).max(now);
         let admit_at = tat.checked_sub(tolerance).unwrap_or(now).max(now);
-        s.tat = tat + interval;
-        admit_at - now
+        if until.is_some_and(|u| admit_at > u) {
+            return None;
+        }
+        *shared = tat + interval;
+        Some(admit_at - now)
     }
 
     /// Waits for a slot.
@@ -72,13 +75,39 @@ impl Limiter {
         }
     }
 
+    /// Waits for a slot that comes before `until`; false (no wait, nothing reserved) when the
+    /// next slot is later, so pacing never holds a call past its deadline.
+    pub fn acquire_until(&self, until: Instant) -> bool {
+        match self.reserve_until(Some(until)) {
+            Some(wait) => {
+                if !wait.is_zero() {
+                    std::thread::sleep(wait);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The portal refused a request as over the limit: its bucket is full whatever we computed
     /// (another program may share it), so treat ours as full too.
     pub fn on_refused(&self) {
-        let mut s = self.lock();
-        let full = Duration::from_secs_f64(effective_burst(s.shape.burst) / s.shape.per_second);
+        let (interval, tolerance) = self.steps();
+        let full = tolerance + interval;
+        let mut shared = self.lock();
         let now = Instant::now();
-        s.tat = s.tat.max(now + full);
+        *shared = (*shared).max(now + full);
+    }
+
+    /// One request's share of the bucket, and the burst's: from a validated shape (config
+    /// bounds it), and still never a panic for any other.
+    fn steps(&self) -> (Duration, Duration) {
+        let interval = Duration::try_from_secs_f64(1.0 / self.shape.per_second)
+            .unwrap_or(Duration::from_secs(2))
+            .min(Duration::from_secs(60));
+        let tolerance =
+            interval.mul_f64((effective_burst(self.shape.burst) - 1.0).clamp(0.0, 10_000.0));
+        (interval, tolerance)
     }
 }
 

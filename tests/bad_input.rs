@@ -167,3 +167,104 @@ fn c_abi_null_and_non_utf8() {
         );
     }
 }
+
+/// A config error never repeats what the caller wrote: a webhook URL pasted into another key
+/// (or used as a key) must not come back with its secret.
+#[test]
+fn config_errors_do_not_echo_values_or_keys() {
+    let hook = format!("https://portal.example.com/rest/1/{SECRET}/");
+    for cfg in [
+        json!({"webhook_url": hook, "rate_limit": hook}),
+        json!({"webhook_url": hook, "rate_limit": {"burst": hook, "per_second": 2}}),
+        json!({"webhook_url": hook, hook.clone(): 1}),
+        json!({"webhook_url": hook, "timeout_secs": hook}),
+        json!({"webhook_url": hook, "guid_fields": {"contact": hook}}),
+        json!({"webhook_url": hook, "guid_fields": {hook.clone(): "UF_CRM_1"}}),
+        json!({"webhook_url": hook, "ca_cert_path": hook}),
+        json!({"webhook_url": hook, "proxy": hook.replace("https", "ftp")}),
+        json!({"webhook_url": 5, "x": hook}),
+    ] {
+        let e = api::new_client(&cfg.to_string()).expect_err("refused");
+        let text = format!("{e} {e:?}");
+        assert!(!text.contains(SECRET), "{text}");
+        assert!(!text.contains("portal.example.com/rest"), "{text}");
+    }
+}
+
+/// Shapes that would stall or crash every session sharing the portal's limiter are refused.
+#[test]
+fn rate_limit_shapes_outside_sane_bounds_are_refused() {
+    let hook = "https://portal.example.com/rest/1/abcd1234/";
+    for rl in [
+        json!({"burst": 1, "per_second": 1e-320}),
+        json!({"burst": 1, "per_second": 0.001}),
+        json!({"burst": 0, "per_second": 2}),
+        json!({"burst": 1e300, "per_second": 2}),
+        json!({"burst": 50, "per_second": 1e9}),
+        json!({"burst": 50}),
+    ] {
+        let cfg = json!({"webhook_url": hook, "rate_limit": rl}).to_string();
+        let e = api::new_client(&cfg).expect_err("refused");
+        assert_eq!(e.code, "INVALID_CONFIG", "{rl}: {e}");
+    }
+    for rl in [
+        json!({"burst": 50, "per_second": 2}),
+        json!({"burst": 250, "per_second": 5}),
+    ] {
+        let cfg = json!({"webhook_url": hook, "rate_limit": rl}).to_string();
+        assert!(api::new_client(&cfg).is_ok(), "{rl}");
+    }
+}
+
+/// Webhooks whose authority is not a host and a port in range are refused at once (before,
+/// `http://[::1]x/…` and port 99999 passed, and an add was then reported OUTCOME_UNKNOWN
+/// although nothing had been sent).
+#[test]
+fn malformed_webhook_authorities_are_refused() {
+    for url in [
+        "http://[::1]x/rest/1/abcd1234/",
+        "http://[::1]:/rest/1/abcd1234/",
+        "http://127.0.0.1:99999/rest/1/abcd1234/",
+        "http://127.0.0.1:0/rest/1/abcd1234/",
+        "http://127.0.0.1:8x/rest/1/abcd1234/",
+        "https://por tal.example.com/rest/1/abcd1234/",
+        "https://[zz]/rest/1/abcd1234/",
+    ] {
+        let cfg = json!({"webhook_url": url}).to_string();
+        let e = api::new_client(&cfg).expect_err(url);
+        assert_eq!(e.code, "INVALID_WEBHOOK_URL", "{url}: {e}");
+    }
+}
+
+/// The CA file is read outside the process-wide pool lock and bounded: a FIFO that never
+/// delivers, or `/dev/zero`, fails that client at once and blocks no other session.
+#[test]
+fn ca_cert_path_that_never_ends_blocks_nobody() {
+    let dir = std::env::temp_dir().join(format!("b24-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("ca.fifo");
+    let _ = std::fs::remove_file(&fifo);
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success());
+    let big = dir.join("big.pem");
+    std::fs::write(&big, vec![b'A'; 5 * 1024 * 1024]).unwrap();
+    let mut paths = vec![
+        "/dev/zero".to_string(),
+        big.display().to_string(),
+        dir.display().to_string(),
+    ];
+    if made {
+        paths.push(fifo.display().to_string());
+    }
+    let hook = "https://portal.example.com/rest/1/abcd1234/";
+    for p in &paths {
+        let cfg = json!({"webhook_url": hook, "ca_cert_path": p}).to_string();
+        let t = std::time::Instant::now();
+        let e = api::new_client(&cfg).expect_err(p);
+        assert_eq!(e.code, "INVALID_CONFIG", "{p}: {e}");
+        assert!(t.elapsed() < std::time::Duration::from_secs(5), "{p}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
