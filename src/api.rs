@@ -8,20 +8,61 @@
 //! `{"ok":false,"error":{"code","description","kind","http_status","retryable"}}`.
 
 use crate::batch;
-use crate::client::{Client, Response};
+use crate::client::{deadline, Client, Response};
 use crate::config::Config;
 use crate::crm::{self, WriteRequest};
 use crate::error::{Error, ErrorKind};
 use crate::sync::{self, BulkOptions};
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 pub use crate::crm::Entity;
 
+/// The `result` of a success: the portal's own JSON text, passed through unparsed, or a value
+/// the library assembled.
+#[derive(Debug, Clone)]
+pub enum Payload {
+    /// JSON text as the portal sent it (secret masked).
+    Raw(Box<RawValue>),
+    /// A value built by the library.
+    Tree(Value),
+}
+
+impl Default for Payload {
+    fn default() -> Self {
+        Payload::Tree(Value::Null)
+    }
+}
+
+impl From<Value> for Payload {
+    fn from(v: Value) -> Self {
+        Payload::Tree(v)
+    }
+}
+
+impl Payload {
+    /// The payload as a value (a raw one parsed, bounded like every network answer).
+    pub fn to_value(&self) -> Result<Value, Error> {
+        match self {
+            Payload::Raw(r) => crate::json::parse_bounded(r.get()),
+            Payload::Tree(v) => Ok(v.clone()),
+        }
+    }
+
+    /// The payload as JSON text.
+    pub fn to_json_text(&self) -> String {
+        match self {
+            Payload::Raw(r) => r.get().to_string(),
+            Payload::Tree(v) => v.to_string(),
+        }
+    }
+}
+
 /// A successful operation.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct Success {
     /// Bitrix's `result`, as the portal sent it (or as the library assembled it).
-    pub result: Value,
+    pub result: Payload,
     /// Bitrix's `total`, when sent.
     pub total: Option<u64>,
     /// Bitrix's `next`, when sent.
@@ -38,7 +79,7 @@ pub type Reply = Result<Success, Error>;
 impl Success {
     fn from_response(r: Response) -> Success {
         Success {
-            result: r.result,
+            result: Payload::Raw(r.result),
             total: r.total,
             next: r.next,
             ..Success::default()
@@ -46,32 +87,44 @@ impl Success {
     }
 }
 
-/// Renders a reply as the envelope JSON text.
+/// Renders a reply as the envelope JSON text. A raw `result` is spliced in as it came.
 pub fn envelope(reply: &Reply) -> String {
-    let mut m = Map::new();
-    match reply {
-        Ok(s) => {
-            m.insert("ok".into(), Value::Bool(true));
-            m.insert("result".into(), s.result.clone());
-            if let Some(t) = s.total {
-                m.insert("total".into(), json!(t));
-            }
-            if let Some(n) = s.next {
-                m.insert("next".into(), json!(n));
-            }
-            if !s.warnings.is_empty() {
-                m.insert("warnings".into(), json!(s.warnings));
-            }
-            for (k, v) in &s.extra {
-                m.insert(k.clone(), v.clone());
-            }
-        }
-        Err(e) => {
-            m.insert("ok".into(), Value::Bool(false));
-            m.insert("error".into(), e.to_json());
-        }
+    let s = match reply {
+        Ok(s) => s,
+        Err(e) => return json!({ "ok": false, "error": e.to_json() }).to_string(),
+    };
+    let mut out = String::from(r#"{"ok":true,"result":"#);
+    match &s.result {
+        Payload::Raw(r) => out.push_str(r.get()),
+        Payload::Tree(v) => out.push_str(&v.to_string()),
     }
-    Value::Object(m).to_string()
+    let mut key = |k: &str, v: &Value| {
+        out.push(',');
+        out.push_str(&Value::String(k.into()).to_string());
+        out.push(':');
+        out.push_str(&v.to_string());
+    };
+    if let Some(t) = s.total {
+        key("total", &json!(t));
+    }
+    if let Some(n) = s.next {
+        key("next", &json!(n));
+    }
+    if !s.warnings.is_empty() {
+        key("warnings", &json!(s.warnings));
+    }
+    for (k, v) in &s.extra {
+        key(k, v);
+    }
+    out.push('}');
+    out
+}
+
+/// Starts the one deadline (`deadline_secs`) that bounds a single operation, whatever requests
+/// and retries it makes. Bulk upsert, batch and export have none: they are long by nature, and
+/// each of their requests is bounded on its own.
+fn single_operation(client: &Client) -> deadline::Scope {
+    deadline::Scope::start(client.config().deadline)
 }
 
 /// Parses caller JSON; the error names the position, never echoes the text.
@@ -122,6 +175,7 @@ pub fn connect(
 
 /// Calls any method. `params_json` is a JSON object, or `None`/empty for no parameters.
 pub fn call(client: &Client, method: &str, params_json: Option<&str>) -> Reply {
+    let _deadline = single_operation(client);
     let params = match params_json.map(str::trim).filter(|s| !s.is_empty()) {
         Some(text) => parse_json("params", text)?,
         None => json!({}),
@@ -145,7 +199,7 @@ pub fn batch(client: &Client, commands_json: &str, halt: bool) -> Reply {
     extra.insert("failed".into(), json!(out.failed));
     extra.insert("not_executed".into(), json!(out.not_executed));
     Ok(Success {
-        result: Value::Object(out.maps),
+        result: Value::Object(out.maps).into(),
         extra,
         ..Success::default()
     })
@@ -153,9 +207,10 @@ pub fn batch(client: &Client, commands_json: &str, halt: bool) -> Reply {
 
 /// Finds the one user whose 1C GUID field equals `guid`; `result` is that user object.
 pub fn get_user_by_guid(client: &Client, guid: &str) -> Reply {
+    let _deadline = single_operation(client);
     let user = crm::user_by_guid(client, guid)?;
     Ok(Success {
-        result: user,
+        result: user.into(),
         ..Success::default()
     })
 }
@@ -166,16 +221,19 @@ fn write_request(entity: Entity, fields_json: &str) -> Result<WriteRequest, Erro
 
 /// `crm.<entity>.add`; `result` is the new ID.
 pub fn create(client: &Client, entity: Entity, fields_json: &str) -> Reply {
+    let _deadline = single_operation(client);
     let req = write_request(entity, fields_json)?;
-    let (resp, warnings) = crm::create(client, entity, &req)?;
+    let (id, warnings) = crm::create(client, entity, &req)?;
     Ok(Success {
+        result: json!(id).into(),
         warnings,
-        ..Success::from_response(resp)
+        ..Success::default()
     })
 }
 
 /// `crm.<entity>.update`; `result` is `true`.
 pub fn update(client: &Client, entity: Entity, id: i64, fields_json: &str) -> Reply {
+    let _deadline = single_operation(client);
     crm::check_id(id)?;
     let req = write_request(entity, fields_json)?;
     let (resp, warnings) = crm::update(client, entity, id, &req)?;
@@ -187,13 +245,18 @@ pub fn update(client: &Client, entity: Entity, id: i64, fields_json: &str) -> Re
 
 /// `crm.<entity>.delete`; `result` is `true`.
 pub fn delete(client: &Client, entity: Entity, id: i64) -> Reply {
-    Ok(Success::from_response(crm::by_id(
-        client, entity, "delete", id,
-    )?))
+    let _deadline = single_operation(client);
+    let warnings = crm::delete(client, entity, id)?;
+    Ok(Success {
+        result: json!(true).into(),
+        warnings,
+        ..Success::default()
+    })
 }
 
 /// `crm.<entity>.get`; `result` is the entity object.
 pub fn get(client: &Client, entity: Entity, id: i64) -> Reply {
+    let _deadline = single_operation(client);
     Ok(Success::from_response(crm::by_id(
         client, entity, "get", id,
     )?))
@@ -201,17 +264,19 @@ pub fn get(client: &Client, entity: Entity, id: i64) -> Reply {
 
 /// `crm.<entity>.fields`; `result` maps field codes to their descriptions.
 pub fn fields(client: &Client, entity: Entity) -> Reply {
+    let _deadline = single_operation(client);
     let f = crm::field_list(client, entity)?;
     Ok(Success {
-        result: Value::Object((*f).clone()),
+        result: Value::Object((*f).clone()).into(),
         ..Success::default()
     })
 }
 
 /// Calls `scope`; `result` is `{"scopes":[...],"crm":bool,"user":bool,"webhook":"<masked URL>"}`.
 pub fn check_connection(client: &Client) -> Reply {
+    let _deadline = single_operation(client);
     let resp = client.call("scope", &json!({}))?;
-    let scopes: Vec<String> = match &resp.result {
+    let scopes: Vec<String> = match &resp.value()? {
         Value::Array(a) => a
             .iter()
             .filter_map(|s| s.as_str().map(String::from))
@@ -226,7 +291,7 @@ pub fn check_connection(client: &Client) -> Reply {
     };
     let has = |s: &str| scopes.iter().any(|x| x == s);
     let mut out = Success {
-        result: json!({ "scopes": scopes, "crm": has("crm"), "user": has("user"), "webhook": client.masked_webhook_url() }),
+        result: json!({ "scopes": scopes, "crm": has("crm"), "user": has("user"), "webhook": client.masked_webhook_url() }).into(),
         ..Success::default()
     };
     for needed in ["crm", "user"] {
@@ -241,10 +306,11 @@ pub fn check_connection(client: &Client) -> Reply {
 /// Upserts by 1C GUID (the GUID field must be among the fields); `result` is
 /// `{"id": N, "created": true|false}`.
 pub fn upsert(client: &Client, entity: Entity, fields_json: &str) -> Reply {
+    let _deadline = single_operation(client);
     let req = write_request(entity, fields_json)?;
     let (u, warnings) = sync::upsert(client, entity, &req)?;
     Ok(Success {
-        result: json!({"id": u.id, "created": u.created}),
+        result: json!({"id": u.id, "created": u.created}).into(),
         warnings,
         ..Success::default()
     })
@@ -259,11 +325,14 @@ pub fn set_multifield(
     field: &str,
     values_json: &str,
 ) -> Reply {
+    let _deadline = single_operation(client);
     crm::check_id(id)?;
     let values = parse_json("values", values_json)?;
     let r = sync::replace_multifield(client, entity, id, field, &values)?;
     Ok(Success {
-        result: json!({"kept": r.kept, "changed": r.changed, "added": r.added, "deleted": r.deleted}),
+        result:
+            json!({"kept": r.kept, "changed": r.changed, "added": r.added, "deleted": r.deleted})
+                .into(),
         ..Success::default()
     })
 }
@@ -295,7 +364,7 @@ pub fn bulk_upsert(
     let mut extra = Map::new();
     extra.insert("summary".into(), summary);
     Ok(Success {
-        result: Value::Array(rows),
+        result: Value::Array(rows).into(),
         warnings,
         extra,
         ..Success::default()
@@ -324,7 +393,7 @@ pub fn export(
                 Ok(())
             })?;
             Ok(Success {
-                result: Value::Array(rows),
+                result: Value::Array(rows).into(),
                 total: Some(count),
                 ..Success::default()
             })
@@ -347,7 +416,7 @@ pub fn export(
             w.write_all(b"]\n").map_err(io)?;
             w.flush().map_err(io)?;
             Ok(Success {
-                result: json!({"path": path, "count": count}),
+                result: json!({"path": path, "count": count}).into(),
                 total: Some(count),
                 ..Success::default()
             })

@@ -206,9 +206,10 @@ pub fn run(client: &Client, commands: &[Command], halt: bool) -> Result<BatchOut
             }
             Err(e) => return Err(e),
         };
+        let value = resp.value()?;
         let mut failed_here = false;
         for key in MAP_KEYS {
-            let src = as_map(resp.result.get(key));
+            let src = as_map(value.get(key));
             let dst = out
                 .maps
                 .get_mut(key)

@@ -155,7 +155,7 @@ pub fn field_list(client: &Client, entity: Entity) -> Result<FieldMap, Error> {
         }
     }
     let resp = client.call(&entity.method("fields"), &json!({}))?;
-    let Value::Object(map) = resp.result else {
+    let Value::Object(map) = resp.value()? else {
         return Err(Error::new(
             ErrorKind::Protocol,
             "INVALID_RESPONSE",
@@ -237,15 +237,46 @@ fn check_fields(
     Ok(dropped)
 }
 
-/// `crm.<entity>.add`: the new ID in `result`, plus warnings.
+/// `crm.<entity>.add`: the new ID, plus warnings. An answer without a positive ID (`true`,
+/// `null`, a string) came after the add ran, so it is `OUTCOME_UNKNOWN`, not a success.
 pub fn create(
     client: &Client,
     entity: Entity,
     req: &WriteRequest,
-) -> Result<(Response, Vec<String>), Error> {
+) -> Result<(i64, Vec<String>), Error> {
     let warnings = check_fields(client, entity, req, false)?;
     let resp = client.call_body(&entity.method("add"), req.to_body(None)?, Repeat::Unsafe)?;
-    Ok((resp, warnings))
+    let id: Option<i64> = match serde_json::from_str::<Value>(resp.result.get()) {
+        Ok(Value::Number(n)) => n.as_i64(),
+        Ok(Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    };
+    match id.filter(|id| *id > 0) {
+        Some(id) => Ok((id, warnings)),
+        None => {
+            let shown: String = resp.result.get().chars().take(80).collect();
+            Err(Error::outcome_unknown(Error::new(
+                ErrorKind::Protocol,
+                "INVALID_RESPONSE",
+                format!(
+                    "{} returned {shown} instead of the new ID",
+                    entity.method("add")
+                ),
+            )))
+        }
+    }
+}
+
+/// `crm.<entity>.delete`, plus warnings. When an earlier attempt's answer was lost and the
+/// retry finds the entity gone, the first attempt deleted it: that is a success.
+pub fn delete(client: &Client, entity: Entity, id: i64) -> Result<Vec<String>, Error> {
+    match by_id(client, entity, "delete", id) {
+        Ok(_) => Ok(vec![]),
+        Err(e) if e.kind == ErrorKind::NotFound && e.earlier_attempt_may_have_run() => Ok(vec![
+            "the first delete's answer was lost; the retry found the entity already gone".into(),
+        ]),
+        Err(e) => Err(e),
+    }
 }
 
 /// `crm.<entity>.update`: `true` in `result`, plus warnings.
@@ -296,7 +327,7 @@ pub fn user_by_guid(client: &Client, guid: &str) -> Result<Value, Error> {
     }
     let field = &client.config().guid_fields.user;
     let resp = client.call("user.get", &json!({ "FILTER": { field.as_str(): guid } }))?;
-    let users = match resp.result {
+    let users = match resp.value()? {
         Value::Array(a) => a,
         Value::Object(m) if m.is_empty() => vec![],
         _ => {

@@ -50,6 +50,9 @@ impl ErrorKind {
     }
 }
 
+/// The code of a request that was sent and may have run: never re-sent blindly.
+pub const OUTCOME_UNKNOWN: &str = "OUTCOME_UNKNOWN";
+
 /// A failure, with everything the portal said about it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Error {
@@ -101,6 +104,45 @@ impl Error {
     /// Attaches structured details.
     pub fn with_details(mut self, details: Value) -> Self {
         self.details = Some(Box::new(details));
+        self
+    }
+
+    /// A request that may have run on the portal, from the failure that left it unknown (kept
+    /// as `kind` and as `details.cause`). Never retryable: the caller must check first.
+    pub fn outcome_unknown(cause: Error) -> Error {
+        let mut e = Error::new(
+            cause.kind,
+            OUTCOME_UNKNOWN,
+            format!(
+                "the request was sent and may have run on the portal ({}: {}); check (for example \
+                 by the 1C GUID) before sending it again",
+                cause.code, cause.description
+            ),
+        );
+        e.http_status = cause.http_status;
+        e.with_detail("cause", Value::String(cause.code))
+    }
+
+    /// True when the request may have run (see [`Error::outcome_unknown`]).
+    pub fn is_outcome_unknown(&self) -> bool {
+        self.code == OUTCOME_UNKNOWN
+    }
+
+    /// True when this error came on a retry after an attempt that may have run (its answer was
+    /// lost), so it may describe the state that attempt left.
+    pub fn earlier_attempt_may_have_run(&self) -> bool {
+        self.details
+            .as_ref()
+            .is_some_and(|d| d["earlier_attempt_may_have_run"] == Value::Bool(true))
+    }
+
+    /// Adds one key to `details` (making it an object).
+    pub fn with_detail(mut self, key: &str, value: Value) -> Self {
+        let d = self.details.get_or_insert_with(|| Box::new(json!({})));
+        if !d.is_object() {
+            **d = json!({ "value": d.take() });
+        }
+        d[key] = value;
         self
     }
 

@@ -13,6 +13,7 @@ pub mod config;
 pub mod crm;
 pub mod error;
 pub mod files;
+pub mod json;
 pub mod limiter;
 pub mod sync;
 pub mod transport;

@@ -143,7 +143,7 @@ pub fn find_by_guid(client: &Client, entity: Entity, guid: &str) -> Result<Vec<i
     let resp = client.call(&entity.method("list"), &params)?;
     let mut out = HashMap::new();
     collect_matches(
-        &resp.result,
+        &resp.value()?,
         field,
         &HashSet::from([guid.to_string()]),
         &mut out,
@@ -201,16 +201,7 @@ pub fn upsert(
             ))
         }
         [] => match crm::create(client, entity, req) {
-            Ok((resp, warnings)) => {
-                let id = id_of(&resp.result).ok_or_else(|| {
-                    Error::new(
-                        ErrorKind::Protocol,
-                        "INVALID_RESPONSE",
-                        "add did not return an ID",
-                    )
-                })?;
-                Ok((Upserted { id, created: true }, warnings))
-            }
+            Ok((id, warnings)) => Ok((Upserted { id, created: true }, warnings)),
             Err(e) if e.code == "OUTCOME_UNKNOWN" => {
                 let id = resolve_unknown_add(client, entity, req, &guid)?;
                 Ok((Upserted { id, created: true }, vec![]))
@@ -238,14 +229,7 @@ fn resolve_unknown_add(
             many => return Err(ambiguous(guid_field(client, entity), guid, many)),
         }
     }
-    let (resp, _) = crm::create(client, entity, req)?;
-    id_of(&resp.result).ok_or_else(|| {
-        Error::new(
-            ErrorKind::Protocol,
-            "INVALID_RESPONSE",
-            "add did not return an ID",
-        )
-    })
+    Ok(crm::create(client, entity, req)?.0)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -329,7 +313,7 @@ pub fn replace_multifield(
             desired.push((value, vtype));
         }
     }
-    let current = crm::by_id(client, entity, "get", id)?.result;
+    let current = crm::by_id(client, entity, "get", id)?.value()?;
     let current: Vec<(Value, String, String)> = current
         .get(&field)
         .and_then(Value::as_array)
@@ -836,7 +820,7 @@ fn lookup_many(
         for page in 1..total.div_ceil(PAGE_SIZE).min(1000) {
             let params = lookup_params(field, g, page * PAGE_SIZE);
             let resp = client.call(&entity.method("list"), &params)?;
-            if collect_matches(&resp.result, field, &asked, &mut found)? == 0 {
+            if collect_matches(&resp.value()?, field, &asked, &mut found)? == 0 {
                 break;
             }
         }
@@ -930,7 +914,7 @@ pub fn export(
         p.insert("filter".into(), Value::Object(f));
         let page_rows: Vec<Value> = if pages == 1 {
             let r = client.call_with(method, &Value::Object(p), Repeat::Safe)?;
-            let rows = as_rows(r.result)?;
+            let rows = as_rows(r.value()?)?;
             vec![Value::Array(rows)]
         } else {
             let first = format!("{method}?{}", batch::php_query(&Value::Object(p.clone())));

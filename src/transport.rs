@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::error::{Error, ErrorKind};
 use once_cell::sync::Lazy;
 use std::collections::HashMap;
+use std::io::Read;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -38,31 +39,41 @@ pub enum Failure {
     Lost(String),
     /// No answer within the timeout; the request may have run.
     TimedOut(String),
+    /// The answer is larger than `max_response_bytes`; the request surely ran.
+    TooLarge(usize),
 }
 
+/// The largest CA file read: a real PEM bundle is a few hundred KB.
+const MAX_CA_FILE: u64 = 4 * 1024 * 1024;
+
 impl Transport {
-    /// The shared client for `config`'s transport settings, created on first use.
+    /// The shared client for `config`'s transport settings, created on first use. The CA file is
+    /// read before the pool lock is taken: a slow or endless file (a FIFO, a dead network share,
+    /// `/dev/zero`) must not block other sessions' clients.
     pub fn for_config(config: &Config) -> Result<Transport, Error> {
         let key = PoolKey {
             connect_timeout_ms: config.connect_timeout.as_millis(),
             proxy: config.proxy.clone(),
             ca_cert_path: config.ca_cert_path.clone(),
         };
-        let mut pools = POOLS.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(http) = pools.get(&key) {
+        if let Some(http) = lock_pools().get(&key) {
             return Ok(Transport { http: http.clone() });
         }
-        let http = build_http(config)?;
-        pools.insert(key, http.clone());
+        let ca = config.ca_cert_path.as_deref().map(read_ca).transpose()?;
+        let http = build_http(config, ca.as_deref())?;
+        // Another thread may have built one meanwhile: keep the first, so one pool serves all.
+        let http = lock_pools().entry(key).or_insert(http).clone();
         Ok(Transport { http })
     }
 
-    /// POSTs a JSON body and returns the status and the whole body.
+    /// POSTs a JSON body and returns the status and the whole body, reading at most `limit`
+    /// bytes of it: a larger answer is refused while it is read, never buffered whole.
     pub fn post_json(
         &self,
         url: &str,
         body: bytes::Bytes,
         timeout: Duration,
+        limit: usize,
     ) -> Result<(u16, Vec<u8>), Failure> {
         let resp = self
             .http
@@ -74,16 +85,72 @@ impl Transport {
             .send()
             .map_err(classify)?;
         let status = resp.status().as_u16();
-        let bytes = resp.bytes().map_err(|e| match classify(e) {
-            // The status line arrived, so the request surely reached the portal.
-            Failure::NotSent(m) => Failure::Lost(m),
-            other => other,
+        let declared = resp.content_length().unwrap_or(0);
+        if declared > limit as u64 {
+            return Err(Failure::TooLarge(limit));
+        }
+        let mut buf = Vec::with_capacity(declared as usize);
+        let read = std::io::Read::take(resp, limit as u64 + 1).read_to_end(&mut buf);
+        // The status line arrived, so the request surely reached the portal: any failure now
+        // is a lost answer, never "not sent".
+        read.map_err(|e| match io_timeout(&e) {
+            true => Failure::TimedOut(describe_io(&e)),
+            false => Failure::Lost(describe_io(&e)),
         })?;
-        Ok((status, bytes.to_vec()))
+        if buf.len() > limit {
+            return Err(Failure::TooLarge(limit));
+        }
+        Ok((status, buf))
     }
 }
 
-fn build_http(config: &Config) -> Result<reqwest::blocking::Client, Error> {
+fn lock_pools() -> std::sync::MutexGuard<'static, HashMap<PoolKey, reqwest::blocking::Client>> {
+    POOLS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Reads the CA file, bounded in size. The message names no path (it is caller input).
+fn read_ca(path: &str) -> Result<Vec<u8>, Error> {
+    let bad = |why: String| Error::invalid_input("INVALID_CONFIG", format!("ca_cert_path: {why}"));
+    // stat first: opening a FIFO for reading would block until a writer comes.
+    let meta =
+        std::fs::metadata(path).map_err(|e| bad(format!("cannot open the file: {}", e.kind())))?;
+    if !meta.is_file() {
+        return Err(bad("not a regular file".into()));
+    }
+    if meta.len() > MAX_CA_FILE {
+        return Err(bad(format!("larger than {} MiB", MAX_CA_FILE >> 20)));
+    }
+    let file = std::fs::File::open(path)
+        .map_err(|e| bad(format!("cannot open the file: {}", e.kind())))?;
+    let mut pem = Vec::new();
+    std::io::Read::take(file, MAX_CA_FILE + 1)
+        .read_to_end(&mut pem)
+        .map_err(|e| bad(format!("cannot read the file: {}", e.kind())))?;
+    if pem.len() as u64 > MAX_CA_FILE {
+        return Err(bad(format!("larger than {} MiB", MAX_CA_FILE >> 20)));
+    }
+    Ok(pem)
+}
+
+/// True when a body read failed on reqwest's timeout.
+fn io_timeout(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::TimedOut
+        || e.get_ref()
+            .and_then(|inner| inner.downcast_ref::<reqwest::Error>())
+            .is_some_and(reqwest::Error::is_timeout)
+}
+
+fn describe_io(e: &std::io::Error) -> String {
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<reqwest::Error>())
+    {
+        Some(re) => describe(re),
+        None => e.to_string(),
+    }
+}
+
+fn build_http(config: &Config, ca_pem: Option<&[u8]>) -> Result<reqwest::blocking::Client, Error> {
     let mut b = reqwest::blocking::Client::builder()
         .connect_timeout(config.connect_timeout)
         .timeout(config.timeout)
@@ -105,23 +172,17 @@ fn build_http(config: &Config) -> Result<reqwest::blocking::Client, Error> {
         })?),
         None => b.no_proxy(),
     };
-    if let Some(path) = &config.ca_cert_path {
-        let pem = std::fs::read(path).map_err(|e| {
+    if let Some(pem) = ca_pem {
+        let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
             Error::invalid_input(
                 "INVALID_CONFIG",
-                format!("cannot read ca_cert_path {path:?}: {e}"),
-            )
-        })?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-            Error::invalid_input(
-                "INVALID_CONFIG",
-                format!("ca_cert_path {path:?} is not a PEM certificate: {e}"),
+                format!("ca_cert_path is not a PEM certificate: {e}"),
             )
         })?;
         if certs.is_empty() {
             return Err(Error::invalid_input(
                 "INVALID_CONFIG",
-                format!("ca_cert_path {path:?} holds no certificate"),
+                "ca_cert_path holds no certificate",
             ));
         }
         for c in certs {

@@ -114,8 +114,9 @@ fn html_error_pages_become_server_errors() {
             e["code"].as_str(),
             e["http_status"].as_u64()
         ),
-        (Some("server"), Some("HTTP_502"), Some(502))
+        (Some("server"), Some("OUTCOME_UNKNOWN"), Some(502))
     );
+    assert_eq!(e["details"]["cause"], json!("HTTP_502"));
     assert_eq!(
         e["retryable"],
         json!(false),
@@ -167,9 +168,17 @@ fn empty_bodies() {
 fn timeouts_are_reported_in_time() {
     let emu = emulator(None);
     let c = client_with(&emu, json!({"timeout_secs": 0.5}));
+    // One slow answer to a read: retried, and the retry succeeds.
     emu.inject(fault(
         "scope",
         1,
+        FaultAction::Delay(Duration::from_secs(3)),
+    ));
+    ok(api::call(&c, "scope", None));
+    // Slow every time: reported once the call's bound (three timeouts) is spent.
+    emu.inject(fault(
+        "scope",
+        10,
         FaultAction::Delay(Duration::from_secs(3)),
     ));
     let t = Instant::now();

@@ -154,7 +154,9 @@ fn guid_counts(webhook: &str) -> HashMap<String, (u64, u64)> {
     let params = json!({"select": ["ID", GUID_FIELD]}).to_string();
     let rows = api::export(&c, "crm.contact.list", Some(&params), None, 50)
         .expect("export contacts")
-        .result;
+        .result
+        .to_value()
+        .expect("rows");
     let mut per: HashMap<String, (u64, std::collections::HashSet<String>)> = HashMap::new();
     for r in rows.as_array().into_iter().flatten() {
         let Some(g) = r.get(GUID_FIELD).and_then(Value::as_str) else {
@@ -282,7 +284,7 @@ pub fn main() {
                 "EMAIL": [{"VALUE": format!("read{i}@example.com"), "VALUE_TYPE": "WORK"}],
             });
             let r = api::create(&admin, Entity::Contact, &fields.to_string()).expect("seed");
-            r.result.to_string().trim_matches('"').to_string()
+            r.result.to_json_text().trim_matches('"').to_string()
         })
         .collect();
     let ids = ids.join(",");

@@ -121,7 +121,7 @@ impl Addin {
                 st.webhook_url = url;
                 st.settings = settings;
                 Ok(Success {
-                    result: serde_json::json!({ "webhook_url": masked }),
+                    result: serde_json::json!({ "webhook_url": masked }).into(),
                     ..Success::default()
                 })
             }

@@ -2,12 +2,17 @@
 //! retries that never double a write, and the mapping of every answer to a result or an
 //! [`Error`]).
 
+mod answer;
+pub mod deadline;
+
+pub use answer::{bitrix_error, parse_answer, Response};
+
 use crate::config::Config;
 use crate::error::{Error, ErrorKind};
 use crate::limiter::Limiter;
 use crate::transport::{Failure, Transport};
 use once_cell::sync::Lazy;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -22,20 +27,7 @@ pub struct Client {
 struct Inner {
     config: Config,
     transport: Transport,
-    limiter: Option<Arc<Limiter>>,
-}
-
-/// A successful answer of one method.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Response {
-    /// Bitrix's `result`.
-    pub result: Value,
-    /// Bitrix's `total`, when sent.
-    pub total: Option<u64>,
-    /// Bitrix's `next`, when sent.
-    pub next: Option<u64>,
-    /// Bitrix's `time` object, when sent.
-    pub time: Option<Value>,
+    limiter: Option<Limiter>,
 }
 
 /// Whether a request may be sent again when its outcome is unknown.
@@ -124,7 +116,8 @@ impl Client {
     }
 
     /// Calls `method` with an already serialised JSON body (large bodies are built once and
-    /// shared by every attempt).
+    /// shared by every attempt). Retries only what [`Error::retryable`] allows, within the
+    /// retry count, three timeouts, and the operation's [`deadline`].
     pub fn call_body(
         &self,
         method: &str,
@@ -134,65 +127,93 @@ impl Client {
         validate_method(method)?;
         let url = self.inner.config.webhook.method_url(method);
         let cfg = &self.inner.config;
-        let started = Instant::now();
-        // Every retry loop is bounded in count and in time.
-        let give_up_at = started + cfg.timeout * 3;
+        let own_bound = Instant::now() + cfg.timeout * 3;
+        let give_up_at = deadline::current().map_or(own_bound, |d| d.min(own_bound));
         let mut attempt: u32 = 0;
         let mut waited_for_operating = false;
+        let mut earlier_may_have_run = false;
         loop {
-            if let Some(l) = &self.inner.limiter {
-                l.acquire();
-            }
-            let outcome = self
-                .inner
-                .transport
-                .post_json(&url, body.clone(), cfg.timeout);
-            let err = match outcome {
-                Ok((status, bytes)) => match parse_answer(status, &bytes) {
-                    Ok(resp) => {
-                        self.note_operating(method, &resp);
-                        return Ok(resp);
-                    }
-                    Err(e) => e,
-                },
-                Err(f) => transport_error(f, repeat),
+            let (err, ran) = match self.attempt(&url, &body, repeat, give_up_at) {
+                Ok(resp) => {
+                    self.note_operating(method, &resp);
+                    return Ok(resp);
+                }
+                Err((e, ran)) => (self.mask(e), ran),
             };
-            let err = self.mask(err);
+            let err = if earlier_may_have_run {
+                err.with_detail("earlier_attempt_may_have_run", Value::Bool(true))
+            } else {
+                err
+            };
             let can_retry = attempt < cfg.max_retries && Instant::now() < give_up_at;
-            match err.kind {
-                ErrorKind::RateLimited
-                    if err.code.eq_ignore_ascii_case("QUERY_LIMIT_EXCEEDED") && can_retry =>
-                {
-                    // Refused before it ran: always safe to send again.
-                    if let Some(l) = &self.inner.limiter {
-                        l.on_refused();
+            if err.kind == ErrorKind::TimeLimited && !waited_for_operating {
+                match self.operating_wait(method) {
+                    Some(wait) if Instant::now() + wait < give_up_at => {
+                        waited_for_operating = true;
+                        std::thread::sleep(wait);
+                        continue;
                     }
-                    sleep_capped(backoff(attempt), give_up_at);
-                }
-                ErrorKind::TimeLimited if !waited_for_operating => {
-                    match self.operating_wait(method) {
-                        Some(wait) if Instant::now() + wait < give_up_at => {
-                            waited_for_operating = true;
-                            std::thread::sleep(wait);
-                        }
-                        _ => return Err(err),
-                    }
-                }
-                ErrorKind::Transport if err.retryable && can_retry => {
-                    sleep_capped(backoff(attempt), give_up_at)
-                }
-                ErrorKind::Server if repeat == Repeat::Safe && can_retry => {
-                    sleep_capped(backoff(attempt), give_up_at)
-                }
-                _ => {
-                    return Err(match (err.kind, repeat) {
-                        // A 5xx after the request arrived: it may have run; resending is the caller's call.
-                        (ErrorKind::Server, Repeat::Unsafe) => err.with_retryable(false),
-                        _ => err,
-                    });
+                    _ => return Err(err),
                 }
             }
+            // A call whose bound is spent cannot gain by trying again within it.
+            let bound_spent = ["DEADLINE_EXCEEDED", "RATE_LIMIT_WAIT"].contains(&err.code.as_str());
+            if !(err.retryable && can_retry) || bound_spent {
+                return Err(err);
+            }
+            if err.code.eq_ignore_ascii_case("QUERY_LIMIT_EXCEEDED") {
+                // Refused before it ran: the portal's bucket is full whatever ours says.
+                if let Some(l) = &self.inner.limiter {
+                    l.on_refused();
+                }
+            }
+            earlier_may_have_run |= ran == Ran::Maybe;
+            sleep_capped(backoff(attempt), give_up_at);
             attempt += 1;
+        }
+    }
+
+    /// One attempt: pacing, the request, and the answer read and classified for `repeat`.
+    fn attempt(
+        &self,
+        url: &str,
+        body: &bytes::Bytes,
+        repeat: Repeat,
+        give_up_at: Instant,
+    ) -> Result<Response, (Error, Ran)> {
+        let cfg = &self.inner.config;
+        let not_sent = |e: Error| (e, Ran::No);
+        if Instant::now() >= give_up_at {
+            return Err(not_sent(deadline_error()));
+        }
+        if let Some(l) = &self.inner.limiter {
+            if !l.acquire_until(give_up_at) {
+                return Err(not_sent(pacing_error()));
+            }
+        }
+        let left = give_up_at.saturating_duration_since(Instant::now());
+        let timeout = cfg.timeout.min(left);
+        if timeout.is_zero() {
+            return Err(not_sent(deadline_error()));
+        }
+        match self
+            .inner
+            .transport
+            .post_json(url, body.clone(), timeout, cfg.max_response_bytes)
+        {
+            Ok((status, mut bytes)) => {
+                answer::mask_secret(&mut bytes, cfg.webhook.secret().as_bytes());
+                answer::classify(status, &bytes)
+                    .map_err(|(e, ran)| (for_repeat(e, ran, repeat), ran))
+            }
+            Err(f) => {
+                let ran = if matches!(f, Failure::NotSent(_)) {
+                    Ran::No
+                } else {
+                    Ran::Maybe
+                };
+                Err((for_repeat(transport_error(f), ran, repeat), ran))
+            }
         }
     }
 
@@ -248,26 +269,73 @@ fn sleep_capped(d: Duration, until: Instant) {
     std::thread::sleep(d.min(left));
 }
 
-fn transport_error(f: Failure, repeat: Repeat) -> Error {
+/// Whether a failed attempt may have run on the portal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ran {
+    /// Surely not: refused before running, or never sent.
+    No,
+    /// Perhaps: sent, and no definite answer came back.
+    Maybe,
+}
+
+/// A failure on the wire, as it would be for a request that is safe to repeat.
+fn transport_error(f: Failure) -> Error {
     match f {
-        Failure::NotSent(m) => {
-            Error::new(ErrorKind::Transport, "CONNECT_FAILED", format!("could not reach the portal: {m}")).with_retryable(true)
-        }
-        Failure::TimedOut(m) => Error::new(ErrorKind::Timeout, "TIMEOUT", format!("no answer in time: {m}"))
-            .with_retryable(repeat == Repeat::Safe),
-        Failure::Lost(m) => match repeat {
-            Repeat::Safe => Error::new(ErrorKind::Transport, "CONNECTION_LOST", format!("the connection broke: {m}"))
-                .with_retryable(true),
-            Repeat::Unsafe => Error::new(
-                ErrorKind::Transport,
-                "OUTCOME_UNKNOWN",
-                format!(
-                    "the connection broke after the request was sent, so it may have run on the portal; \
-                     check (for example by the 1C GUID) before sending it again: {m}"
-                ),
+        Failure::NotSent(m) => Error::new(
+            ErrorKind::Transport,
+            "CONNECT_FAILED",
+            format!("could not reach the portal: {m}"),
+        )
+        .with_retryable(true),
+        Failure::TimedOut(m) => Error::new(
+            ErrorKind::Timeout,
+            "TIMEOUT",
+            format!("no answer in time: {m}"),
+        )
+        .with_retryable(true),
+        Failure::Lost(m) => Error::new(
+            ErrorKind::Transport,
+            "CONNECTION_LOST",
+            format!("the connection broke: {m}"),
+        )
+        .with_retryable(true),
+        Failure::TooLarge(limit) => Error::new(
+            ErrorKind::Protocol,
+            "RESPONSE_TOO_LARGE",
+            format!(
+                "the answer is larger than {} MiB (max_response_mb)",
+                limit >> 20
             ),
-        },
+        ),
     }
+}
+
+/// The same failure for a request that may not be repeated: if it may have run, it becomes
+/// `OUTCOME_UNKNOWN`, never retried, never reported as failed.
+fn for_repeat(e: Error, ran: Ran, repeat: Repeat) -> Error {
+    match (repeat, ran) {
+        (Repeat::Unsafe, Ran::Maybe) => Error::outcome_unknown(e),
+        (Repeat::Unsafe, Ran::No) => e,
+        (Repeat::Safe, _) => e,
+    }
+}
+
+fn deadline_error() -> Error {
+    Error::new(
+        ErrorKind::Timeout,
+        "DEADLINE_EXCEEDED",
+        "the operation's deadline (deadline_secs) passed before this request could be sent; nothing was sent",
+    )
+    .with_retryable(true)
+}
+
+fn pacing_error() -> Error {
+    Error::new(
+        ErrorKind::RateLimited,
+        "RATE_LIMIT_WAIT",
+        "the shared request budget has no free slot before the operation's deadline; nothing was sent",
+    )
+    .with_retryable(true)
 }
 
 /// Method names as Bitrix knows them: dot-separated identifiers. Anything else could reach
@@ -291,141 +359,6 @@ pub fn validate_method(method: &str) -> Result<(), Error> {
             format!("method name {shown:?} is not a Bitrix24 method name (letters, digits, '_' and '.')"),
         ))
     }
-}
-
-/// Maps one HTTP answer to a response or an error.
-pub fn parse_answer(status: u16, body: &[u8]) -> Result<Response, Error> {
-    let parsed: Option<Map<String, Value>> =
-        serde_json::from_slice::<Value>(body)
-            .ok()
-            .and_then(|v| match v {
-                Value::Object(m) => Some(m),
-                _ => None,
-            });
-    let Some(mut obj) = parsed else {
-        return Err(non_json_error(status, body));
-    };
-    if let Some(code) = obj.get("error") {
-        let code = match code {
-            Value::String(s) => s.clone(),
-            Value::Null => String::new(),
-            other => other.to_string(),
-        };
-        let description = match obj.get("error_description") {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Null) | None => String::new(),
-            Some(other) => other.to_string(),
-        };
-        return Err(bitrix_error(status, &code, &description));
-    }
-    if !(200..300).contains(&status) {
-        return Err(Error::new(
-            ErrorKind::Protocol,
-            format!("HTTP_{status}"),
-            format!("HTTP {status} without an error object"),
-        )
-        .with_status(status));
-    }
-    let Some(result) = obj.remove("result") else {
-        return Err(Error::new(
-            ErrorKind::Protocol,
-            "INVALID_RESPONSE",
-            "the answer has neither `result` nor `error`",
-        )
-        .with_status(status));
-    };
-    let num = |v: Option<&Value>| {
-        v.and_then(|v| {
-            v.as_u64()
-                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-        })
-    };
-    Ok(Response {
-        total: num(obj.get("total")),
-        next: num(obj.get("next")),
-        time: obj.remove("time"),
-        result,
-    })
-}
-
-fn non_json_error(status: u16, body: &[u8]) -> Error {
-    let text = String::from_utf8_lossy(body);
-    let excerpt: String = text
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .take(160)
-        .collect();
-    let what = if body.is_empty() {
-        "an empty body".to_string()
-    } else {
-        format!("a non-JSON body: {excerpt}")
-    };
-    let (kind, code) = if status >= 500 {
-        (ErrorKind::Server, format!("HTTP_{status}"))
-    } else {
-        (
-            ErrorKind::Protocol,
-            if body.is_empty() {
-                "EMPTY_RESPONSE".into()
-            } else {
-                "INVALID_RESPONSE".into()
-            },
-        )
-    };
-    Error::new(kind, code, format!("HTTP {status} with {what}"))
-        .with_status(status)
-        .with_retryable(status >= 500)
-}
-
-/// Classifies a Bitrix error by code (case-insensitively) and status; texts are localised, so
-/// they are used only for the legacy CRM answers that carry an empty code.
-pub fn bitrix_error(status: u16, code: &str, description: &str) -> Error {
-    let up = code.to_ascii_uppercase();
-    let desc_l = description.to_lowercase();
-    let (kind, retryable) = match up.as_str() {
-        "QUERY_LIMIT_EXCEEDED" => (ErrorKind::RateLimited, true),
-        "OVERLOAD_LIMIT" => (ErrorKind::RateLimited, false),
-        "OPERATION_TIME_LIMIT" => (ErrorKind::TimeLimited, true),
-        "NO_AUTH_FOUND"
-        | "INVALID_CREDENTIALS"
-        | "INVALID_REQUEST"
-        | "AUTHORIZATION_ERROR"
-        | "EXPIRED_TOKEN"
-        | "INVALID_TOKEN"
-        | "WRONG_AUTH_TYPE"
-        | "PORTAL_DELETED"
-        | "USER_ACCESS_ERROR" => (ErrorKind::Auth, false),
-        "INSUFFICIENT_SCOPE"
-        | "ACCESS_DENIED"
-        | "ALLOWED_ONLY_INTRANET_USER"
-        | "METHOD_CONFIRM_DENIED"
-        | "METHOD_CONFIRM_WAITING" => (ErrorKind::Access, false),
-        "ERROR_METHOD_NOT_FOUND"
-        | "ERROR_ARGUMENT"
-        | "INVALID_ARG_VALUE"
-        | "ERROR_BATCH_LENGTH_EXCEEDED"
-        | "ERROR_BATCH_METHOD_NOT_ALLOWED"
-        | "WRONG_ENCODING" => (ErrorKind::InvalidInput, false),
-        "NOT_FOUND" | "ERROR_NOT_FOUND" => (ErrorKind::NotFound, false),
-        "INTERNAL_SERVER_ERROR" | "ERROR_UNEXPECTED_ANSWER" => (ErrorKind::Server, true),
-        _ if status >= 500 => (ErrorKind::Server, true),
-        _ if desc_l.contains("not found") || desc_l.contains("не найден") => {
-            (ErrorKind::NotFound, false)
-        }
-        _ if desc_l.starts_with("access denied") || desc_l.contains("доступ запрещ") => {
-            (ErrorKind::Access, false)
-        }
-        _ if status == 401 => (ErrorKind::Auth, false),
-        _ if status == 403 => (ErrorKind::Access, false),
-        _ if status == 404 => (ErrorKind::NotFound, false),
-        _ if status == 429 => (ErrorKind::TimeLimited, true),
-        _ => (ErrorKind::InvalidInput, false),
-    };
-    Error::new(kind, code, description)
-        .with_status(status)
-        .with_retryable(retryable)
 }
 
 #[cfg(test)]
@@ -471,49 +404,5 @@ mod tests {
         assert_eq!(Repeat::of_method("USER.GET"), Repeat::Safe);
         assert_eq!(Repeat::of_method("scope"), Repeat::Safe);
         assert_eq!(Repeat::of_method("im.message.send"), Repeat::Unsafe);
-    }
-
-    #[test]
-    fn answers() {
-        let r = parse_answer(
-            200,
-            br#"{"result":[1],"total":3,"next":50,"time":{"start":1}}"#,
-        )
-        .unwrap();
-        assert_eq!((r.total, r.next), (Some(3), Some(50)));
-        let e = parse_answer(400, br#"{"error":"","error_description":"Not found"}"#).unwrap_err();
-        assert_eq!(
-            (e.kind, e.code.as_str(), e.http_status),
-            (ErrorKind::NotFound, "", Some(400))
-        );
-        let e = parse_answer(
-            503,
-            br#"{"error":"QUERY_LIMIT_EXCEEDED","error_description":"Too many requests"}"#,
-        )
-        .unwrap_err();
-        assert_eq!((e.kind, e.retryable), (ErrorKind::RateLimited, true));
-        let e = parse_answer(
-            401,
-            br#"{"error":"insufficient_scope","error_description":""}"#,
-        )
-        .unwrap_err();
-        assert_eq!(e.kind, ErrorKind::Access);
-        let e =
-            parse_answer(502, b"<html><body><h1>502 Bad Gateway</h1></body></html>").unwrap_err();
-        assert_eq!((e.kind, e.code.as_str()), (ErrorKind::Server, "HTTP_502"));
-        assert!(e.description.contains("502 Bad Gateway"));
-        let e = parse_answer(200, b"").unwrap_err();
-        assert_eq!(
-            (e.kind, e.code.as_str()),
-            (ErrorKind::Protocol, "EMPTY_RESPONSE")
-        );
-        let e = parse_answer(200, br#"{"result":"#).unwrap_err();
-        assert_eq!(e.kind, ErrorKind::Protocol);
-        let e = parse_answer(
-            400,
-            br#"{"error":"ERROR_CORE","error_description":"Element not found"}"#,
-        )
-        .unwrap_err();
-        assert_eq!(e.kind, ErrorKind::NotFound);
     }
 }
