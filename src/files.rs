@@ -15,29 +15,41 @@ use std::path::PathBuf;
 pub struct FileRef {
     path: PathBuf,
     len: u64,
+    /// The placeholder the file's base64 replaces, unique to this request.
+    marker: String,
 }
 
-fn marker(i: usize) -> String {
-    // Control characters cannot occur in JSON text unescaped, so the serialised marker
-    // (`"\u0001b24-file-0\u0001"`) cannot collide with caller data.
-    format!("\u{1}b24-file-{i}\u{1}")
+/// A placeholder no caller can write: it carries a random nonce drawn for each request, so a
+/// field value that copies one (from an earlier body, say) never receives a file's content.
+fn marker(nonce: u64, i: usize) -> String {
+    format!("\u{1}b24-file-{nonce:016x}-{i}\u{1}")
 }
 
-fn serialized_marker(i: usize) -> Vec<u8> {
-    format!("\"\\u0001b24-file-{i}\\u0001\"").into_bytes()
+/// The marker as serde_json writes it (control characters as `\u0001`).
+fn serialized_marker(marker: &str) -> Vec<u8> {
+    serde_json::to_vec(marker).unwrap_or_default()
+}
+
+fn nonce() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    h.finish()
 }
 
 /// Replaces every `{"filePath": ...}` object in `fields` with a `fileData` placeholder and
 /// returns the files, checked to exist and be readable.
 pub fn extract(fields: &mut Map<String, Value>) -> Result<Vec<FileRef>, Error> {
     let mut files = Vec::new();
+    let nonce = nonce();
     for v in fields.values_mut() {
-        walk(v, &mut files, 0)?;
+        walk(v, &mut files, nonce, 0)?;
     }
     Ok(files)
 }
 
-fn walk(v: &mut Value, files: &mut Vec<FileRef>, depth: usize) -> Result<(), Error> {
+fn walk(v: &mut Value, files: &mut Vec<FileRef>, nonce: u64, depth: usize) -> Result<(), Error> {
     if depth > 4 {
         return Ok(());
     }
@@ -74,21 +86,22 @@ fn walk(v: &mut Value, files: &mut Vec<FileRef>, depth: usize) -> Result<(), Err
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_else(|| "file".into()),
             };
-            let i = files.len();
+            let marker = marker(nonce, files.len());
+            *v = json!({ "fileData": [name, marker] });
             files.push(FileRef {
                 path,
                 len: meta.len(),
+                marker,
             });
-            *v = json!({ "fileData": [name, marker(i)] });
         }
         Value::Object(o) => {
             for x in o.values_mut() {
-                walk(x, files, depth + 1)?;
+                walk(x, files, nonce, depth + 1)?;
             }
         }
         Value::Array(a) => {
             for x in a.iter_mut() {
-                walk(x, files, depth + 1)?;
+                walk(x, files, nonce, depth + 1)?;
             }
         }
         _ => {}
@@ -106,8 +119,8 @@ pub fn serialize(params: &Value, files: &[FileRef]) -> Result<Vec<u8>, Error> {
     let b64_total: u64 = files.iter().map(|f| f.len.div_ceil(3) * 4 + 2).sum();
     let mut out = Vec::with_capacity(json.len() + b64_total as usize);
     let mut rest = &json[..];
-    for (i, f) in files.iter().enumerate() {
-        let needle = serialized_marker(i);
+    for f in files {
+        let needle = serialized_marker(&f.marker);
         let pos = find(rest, &needle).ok_or_else(|| {
             Error::new(
                 ErrorKind::Protocol,
@@ -200,6 +213,23 @@ mod tests {
             extract(missing.as_object_mut().unwrap()).unwrap_err().code,
             "INVALID_FILE"
         );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_value_that_copies_a_marker_gets_no_file() {
+        let dir = std::env::temp_dir().join(format!("b24-marker-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("secret.txt");
+        std::fs::write(&p, b"private bytes").unwrap();
+        let copied = [marker(0, 0), "\u{1}b24-file-0\u{1}".to_string()];
+        let mut fields = json!({"COMMENTS": copied, "F": {"filePath": p.to_str().unwrap()}});
+        let files = extract(fields.as_object_mut().unwrap()).unwrap();
+        let body = serialize(&json!({"fields": fields}), &files).unwrap();
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["fields"]["COMMENTS"], json!(copied));
+        let b64 = base64::engine::general_purpose::STANDARD.encode(b"private bytes");
+        assert_eq!(v["fields"]["F"]["fileData"][1], json!(b64));
         std::fs::remove_dir_all(&dir).ok();
     }
 }
