@@ -1,0 +1,117 @@
+//! Looking many GUIDs up at once.
+
+use crate::batch::{self, Command, BATCH_LIMIT};
+use crate::client::Client;
+use crate::crm::Entity;
+use crate::error::Error;
+use crate::sync::guid::collect_matches;
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet};
+
+/// GUIDs per lookup command: as many as a list page holds rows. A command whose `total` says
+/// more rows exist (a GUID with duplicates) is paged through on its own.
+const GUIDS_PER_LOOKUP: usize = 50;
+/// Rows per page of a legacy list method (fixed by Bitrix).
+const PAGE_SIZE: u64 = 50;
+
+/// Splits the records into lookup segments: a small first one, so the writers start after a
+/// quick first answer, then one full request (2,500 GUIDs) each.
+pub(super) fn lookup_segments(records: &[usize]) -> Vec<&[usize]> {
+    let first = (GUIDS_PER_LOOKUP * 5).min(records.len());
+    let (head, tail) = records.split_at(first);
+    let mut out = vec![head];
+    out.extend(tail.chunks(GUIDS_PER_LOOKUP * BATCH_LIMIT));
+    out.retain(|s| !s.is_empty());
+    out
+}
+
+/// Looks many GUIDs up: `@`-filtered list commands of 50 GUIDs, 50 commands per batch (2,500
+/// GUIDs per request). The commands count their rows (`total`), so a GUID held by several
+/// entities cannot hide behind the 50-row page: such a command is paged through afterwards.
+pub(super) fn lookup_many(
+    client: &Client,
+    entity: Entity,
+    field: &str,
+    guids: &[String],
+) -> Result<HashMap<String, Vec<i64>>, Error> {
+    let mut found: HashMap<String, Vec<i64>> = HashMap::new();
+    let groups: Vec<&[String]> = guids.chunks(GUIDS_PER_LOOKUP).collect();
+    let mut overflow: Vec<(&[String], u64)> = Vec::new();
+    for batch_groups in groups.chunks(BATCH_LIMIT) {
+        let cmds: Vec<Command> = batch_groups
+            .iter()
+            .enumerate()
+            .map(|(n, g)| lookup_command(entity, field, &format!("g{n}"), g, 0))
+            .collect();
+        let out = batch::run(client, &cmds, false)?;
+        if let Some(e) = out.first_error() {
+            return Err(e);
+        }
+        for (n, g) in batch_groups.iter().enumerate() {
+            let name = format!("g{n}");
+            let rows = out
+                .results()
+                .get(&name)
+                .cloned()
+                .unwrap_or(Value::Array(vec![]));
+            let asked: HashSet<String> = g.iter().cloned().collect();
+            let seen = collect_matches(&rows, field, &asked, &mut found)? as u64;
+            let total = out.total_of(&name).unwrap_or(seen);
+            if total > seen {
+                overflow.push((g, total));
+            }
+        }
+    }
+    for (g, total) in overflow {
+        page_through(client, entity, field, g, total, &mut found)?;
+    }
+    Ok(found)
+}
+
+/// The pages after the first of one lookup command whose GUIDs have more rows than a page.
+fn page_through(
+    client: &Client,
+    entity: Entity,
+    field: &str,
+    guids: &[String],
+    total: u64,
+    found: &mut HashMap<String, Vec<i64>>,
+) -> Result<(), Error> {
+    let asked: HashSet<String> = guids.iter().cloned().collect();
+    // Bounded by the row count the portal reported.
+    for page in 1..total.div_ceil(PAGE_SIZE).min(1000) {
+        let params = lookup_params(field, guids, page * PAGE_SIZE);
+        let resp = client.call(&entity.method("list"), &params)?;
+        if collect_matches(&resp.value()?, field, &asked, found)? == 0 {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn lookup_params(field: &str, guids: &[String], start: u64) -> Value {
+    json!({
+        "filter": { format!("@{field}"): guids },
+        "select": ["ID", field],
+        "order": { "ID": "ASC" },
+        "start": start,
+    })
+}
+
+fn lookup_command(
+    entity: Entity,
+    field: &str,
+    name: &str,
+    guids: &[String],
+    start: u64,
+) -> Command {
+    let method = entity.method("list");
+    Command {
+        name: name.to_string(),
+        text: format!(
+            "{method}?{}",
+            batch::php_query(&lookup_params(field, guids, start))
+        ),
+        method,
+    }
+}

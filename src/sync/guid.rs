@@ -1,0 +1,160 @@
+//! GUID claims and lookups by GUID.
+
+use crate::client::Client;
+use crate::crm::Entity;
+use crate::error::{Error, ErrorKind};
+use once_cell::sync::Lazy;
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+// Two upserts of one GUID in one process must not both decide "absent, add".
+
+type ClaimKey = (String, Entity, String);
+
+static CLAIMS: Lazy<(Mutex<HashSet<ClaimKey>>, Condvar)> =
+    Lazy::new(|| (Mutex::new(HashSet::new()), Condvar::new()));
+const CLAIM_WAIT: Duration = Duration::from_secs(300);
+
+/// GUIDs this thread is working on; released on drop.
+pub(crate) struct Claim {
+    keys: Vec<ClaimKey>,
+}
+
+impl Claim {
+    /// Waits until none of `guids` is claimed elsewhere, then claims them all at once (all at
+    /// once, so two claimers of overlapping sets cannot deadlock).
+    pub(crate) fn take<'a>(
+        client: &Client,
+        entity: Entity,
+        guids: impl IntoIterator<Item = &'a String>,
+    ) -> Result<Claim, Error> {
+        let origin = &client.config().webhook.origin;
+        let keys: Vec<ClaimKey> = guids
+            .into_iter()
+            .map(|g| (origin.clone(), entity, g.clone()))
+            .collect();
+        let (lock, cv) = &*CLAIMS;
+        let deadline = Instant::now() + CLAIM_WAIT;
+        let mut held = lock.lock().unwrap_or_else(|p| p.into_inner());
+        while keys.iter().any(|k| held.contains(k)) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    "GUID_BUSY",
+                    "another upsert of the same GUID did not finish in time",
+                ));
+            }
+            held = cv
+                .wait_timeout(held, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        held.extend(keys.iter().cloned());
+        Ok(Claim { keys })
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let (lock, cv) = &*CLAIMS;
+        let mut held = lock.lock().unwrap_or_else(|p| p.into_inner());
+        for k in &self.keys {
+            held.remove(k);
+        }
+        cv.notify_all();
+    }
+}
+
+/// The configured GUID field of the entity.
+pub(crate) fn guid_field(client: &Client, entity: Entity) -> &str {
+    match entity {
+        Entity::Contact => &client.config().guid_fields.contact,
+        Entity::Company => &client.config().guid_fields.company,
+    }
+}
+
+/// A GUID value as the portal stores it: trimmed text, or a number's text.
+pub(crate) fn guid_of(value: Option<&Value>) -> Option<String> {
+    match value {
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// A positive entity ID, given as a number or as text.
+pub(crate) fn id_of(v: &Value) -> Option<i64> {
+    v.as_i64()
+        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+        .filter(|id| *id > 0)
+}
+
+/// Rows of a GUID lookup → GUID → IDs, verifying each row really carries one of the GUIDs
+/// asked for (the portal ignores filters on fields it does not know and returns everything).
+pub(crate) fn collect_matches(
+    rows: &Value,
+    field: &str,
+    asked: &HashSet<String>,
+    out: &mut HashMap<String, Vec<i64>>,
+) -> Result<usize, Error> {
+    let rows = match rows {
+        Value::Array(a) => a.as_slice(),
+        Value::Object(m) if m.is_empty() => &[],
+        _ => {
+            return Err(Error::new(
+                ErrorKind::Protocol,
+                "INVALID_RESPONSE",
+                "a list method did not return a list",
+            ))
+        }
+    };
+    for row in rows {
+        let g = guid_of(row.get(field));
+        match g {
+            Some(g) if asked.contains(&g) => {
+                let id = row.get("ID").and_then(id_of).ok_or_else(|| Error::new(ErrorKind::Protocol, "INVALID_RESPONSE", "a listed row has no ID"))?;
+                out.entry(g).or_default().push(id);
+            }
+            _ => {
+                return Err(Error::invalid_input(
+                    "GUID_FIELD_NOT_FILTERABLE",
+                    format!("the portal ignored the filter on {field} (is the field code right?), so entities cannot be found by GUID"),
+                ))
+            }
+        }
+    }
+    Ok(rows.len())
+}
+
+/// The IDs of the entities whose GUID field equals `guid` exactly.
+pub fn find_by_guid(client: &Client, entity: Entity, guid: &str) -> Result<Vec<i64>, Error> {
+    let field = guid_field(client, entity);
+    let params = json!({
+        "filter": { format!("={field}"): guid },
+        "select": ["ID", field],
+        "order": { "ID": "ASC" },
+        "start": -1,
+    });
+    let resp = client.call(&entity.method("list"), &params)?;
+    let mut out = HashMap::new();
+    collect_matches(
+        &resp.value()?,
+        field,
+        &HashSet::from([guid.to_string()]),
+        &mut out,
+    )?;
+    Ok(out.remove(guid).unwrap_or_default())
+}
+
+/// More than one entity holds the GUID.
+pub(crate) fn ambiguous(field: &str, guid: &str, ids: &[i64]) -> Error {
+    Error::new(
+        ErrorKind::Conflict,
+        "AMBIGUOUS_GUID",
+        format!("{} entities have {field} = {guid:?}: {ids:?}", ids.len()),
+    )
+    .with_details(json!({ "ids": ids }))
+}

@@ -1,0 +1,20 @@
+//! Sync at scale: idempotent upsert by 1C GUID, multi-field replace, bulk upsert at the portal's
+//! rate ceiling, and full export by ID cursor.
+//!
+//! - [`guid`]: GUID claims (one upsert of a GUID at a time in this process) and lookups;
+//! - [`upsert`]: one record;
+//! - [`multifield`]: make a PHONE/EMAIL/... list exact;
+//! - [`bulk`]: many records through `batch`;
+//! - [`export`]: every row of a list by ID cursor.
+
+mod bulk;
+mod export;
+mod guid;
+mod multifield;
+mod upsert;
+
+pub use bulk::{bulk_upsert, BulkOptions};
+pub use export::export;
+pub use guid::find_by_guid;
+pub use multifield::{replace_multifield, Replaced, MULTI_FIELDS};
+pub use upsert::{upsert, Upserted};
