@@ -47,9 +47,10 @@ extern "C" {
  `config_json`: `{"webhook_url": "https://PORTAL/rest/USER_ID/SECRET/", "timeout_secs": 60,
  "connect_timeout_secs": 10, "max_retries": 5, "rate_limit": {"burst": 50, "per_second": 2}
  (or false), "proxy": "http://..." (or https://, socks5://, socks5h://), "ca_cert_path":
- "/path/ca.pem", "strict_fields": false, "bulk_concurrency": 4, "guid_fields": {"user":
- "UF_USR_...", "contact": "UF_CRM_...", "company": "UF_CRM_..."}}`; only `webhook_url` is
- required. A bad value of any key (an unusable proxy included) fails here, not per call.
+ "/path/ca.pem", "strict_fields": false, "bulk_concurrency": 4, "deadline_secs": 180 (one
+ bound on a whole single operation; default 3 × timeout_secs), "max_response_mb": 64 (larger
+ answers fail with RESPONSE_TOO_LARGE), "guid_fields": {"user": "UF_USR_...", "contact":
+ "UF_CRM_...", "company": "UF_CRM_..."}}`; only `webhook_url` is required. A bad value of any key (an unusable proxy included) fails here, not per call.
 
  Returns a new handle, or NULL on failure. When `error_json` is not NULL it receives NULL on
  success, or on failure a failure envelope `{"ok":false,"error":{...}}` that the caller frees
