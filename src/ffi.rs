@@ -166,8 +166,10 @@ pub extern "C" fn b24_version() -> *const c_char {
 /// Calls any REST method. `method` like `"crm.contact.list"` (validated: letters, digits, `_`,
 /// `.`); `params_json` a JSON object, or NULL for none. Returns an envelope:
 /// `{"ok":true,"result":...,"total"?,"next"?}` or `{"ok":false,"error":{"code","description",
-/// "kind","http_status","retryable"}}`. `*.add` methods are never re-sent after the connection
-/// broke mid-request (error code `OUTCOME_UNKNOWN`). Free the result with `b24_string_free`.
+/// "kind","http_status","retryable"}}`. `result` is the portal's JSON text, passed through
+/// (the webhook secret masked). A method that is not safe to repeat (`*.add` and other writes)
+/// is never re-sent once it may have run: a lost, late, 5xx or garbled answer gives error code
+/// `OUTCOME_UNKNOWN` (`details.cause` says which). Free the result with `b24_string_free`.
 ///
 /// # Safety
 /// Pointers must be NULL or valid as described; NULL client or method gives an error envelope.
@@ -267,8 +269,9 @@ unsafe fn by_id(
 /// Creates a contact (`crm.contact.add`). `fields_json` is the spec's body
 /// `{"fields":{...},"params":{...}}` or just the fields object. `"COMPANY": [ids]` is sent as
 /// `COMPANY_IDS` (the real field). Keys the portal would drop are named in `warnings` (an error
-/// with `strict_fields`). `result` is the new ID (a number). Never re-sent after a broken
-/// connection (`OUTCOME_UNKNOWN`). Free with `b24_string_free`.
+/// with `strict_fields`). `result` is the new ID (a number). Never re-sent once it may have run:
+/// a lost, late, 5xx or garbled answer, or one without a positive ID, gives `OUTCOME_UNKNOWN`.
+/// Free with `b24_string_free`.
 ///
 /// # Safety
 /// As `b24_call`.
