@@ -48,6 +48,14 @@ pub enum Reply {
     Reset,
     /// Full Content-Length, half the body, then close.
     Truncate(Response),
+    /// A fault's own socket-level answer, then close.
+    Wire(crate::faults::Wire),
+}
+
+/// How a response head frames its body.
+pub enum Framing {
+    Length(u64),
+    Chunked,
 }
 
 fn reason(status: u16) -> &'static str {
@@ -310,15 +318,27 @@ fn find(h: &[u8], n: &[u8]) -> Option<usize> {
 }
 
 fn head_bytes(r: &Response, keep_alive: bool) -> Vec<u8> {
+    let len = Framing::Length(r.body.len() as u64);
+    head_with(r.status, r.content_type, &r.headers, len, keep_alive)
+}
+
+pub fn head_with(
+    status: u16,
+    content_type: &str,
+    headers: &[(String, String)],
+    framing: Framing,
+    keep_alive: bool,
+) -> Vec<u8> {
+    let framing = match framing {
+        Framing::Length(n) => format!("Content-Length: {n}"),
+        Framing::Chunked => "Transfer-Encoding: chunked".to_string(),
+    };
     let mut h = format!(
-        "HTTP/1.1 {} {}\r\nServer: b24-emulator\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: {}\r\n",
-        r.status,
-        reason(r.status),
-        r.content_type,
-        r.body.len(),
+        "HTTP/1.1 {status} {}\r\nServer: b24-emulator\r\nContent-Type: {content_type}\r\n{framing}\r\nConnection: {}\r\n",
+        reason(status),
         if keep_alive { "keep-alive" } else { "close" }
     );
-    for (k, v) in &r.headers {
+    for (k, v) in headers {
         h.push_str(k);
         h.push_str(": ");
         h.push_str(v);
@@ -455,6 +475,11 @@ fn serve_conn(stream: TcpStream, shared: &Shared) -> io::Result<()> {
                 out.extend_from_slice(&r.body[..r.body.len() / 2]);
                 c.s.write_all(&out)?;
                 c.s.flush()?;
+                let _ = c.s.shutdown(Shutdown::Both);
+                return Ok(());
+            }
+            Reply::Wire(w) => {
+                crate::faults::write(w, &mut c.s, shared);
                 let _ = c.s.shutdown(Shutdown::Both);
                 return Ok(());
             }

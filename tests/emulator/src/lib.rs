@@ -5,6 +5,7 @@
 
 mod api;
 mod crm;
+mod faults;
 mod filter;
 mod http;
 mod php;
@@ -86,6 +87,41 @@ pub struct Stats {
     pub by_method: HashMap<String, u64>,
     /// Highest level the bucket counter reached.
     pub max_bucket_level: f64,
+    /// REST requests whose method ran and succeeded, so their effects are committed (a batch
+    /// counts once), whether or not the answer then reached the client.
+    pub executed: u64,
+    /// REST requests hit by a fault, queued or random.
+    pub faulted: u64,
+    /// Of `faulted`, those that executed (committed) before the fault took the answer.
+    pub faulted_executed: u64,
+    /// Of `faulted`, those chosen by the random mode.
+    pub random_faulted: u64,
+    /// `FaultAction::name()` -> hits and executions.
+    pub by_fault: HashMap<&'static str, FaultCount>,
+    /// Every faulted request in arrival order.
+    pub fault_log: Vec<FaultRecord>,
+}
+
+/// Per-action fault counters in `Stats::by_fault`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FaultCount {
+    /// Requests this action hit.
+    pub hits: u64,
+    /// Of those, requests whose method ran and succeeded (committed).
+    pub executed: u64,
+}
+
+/// One faulted request, for asserting the portal state afterwards.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FaultRecord {
+    /// Lower-case method name as in `Stats::by_method`.
+    pub method: String,
+    /// `FaultAction::name()`.
+    pub action: &'static str,
+    /// The method ran and succeeded (committed) before the fault.
+    pub executed: bool,
+    /// Chosen by the random mode rather than the queue.
+    pub random: bool,
 }
 
 /// A queued fault: hits the next `times` requests whose method matches.
@@ -99,8 +135,9 @@ pub struct Fault {
     pub action: FaultAction,
 }
 
-/// What an injected fault does to a request.
-#[derive(Clone, Debug)]
+/// What an injected fault does to a request. "Execute" means the method runs and commits
+/// before the fault decides what goes on the wire; the others answer without running it.
+#[derive(Clone, Debug, PartialEq)]
 pub enum FaultAction {
     /// 503 `QUERY_LIMIT_EXCEEDED` without executing.
     QueryLimit,
@@ -110,7 +147,8 @@ pub enum FaultAction {
     ResetBeforeExecute,
     /// Execute (commit), then reset the connection without answering.
     ResetAfterExecute,
-    /// Sleep, then execute and answer normally (the sleep counts as processing time).
+    /// Sleep, then execute and answer normally (the sleep counts as processing time). The
+    /// method runs even if the client hung up during the sleep, as PHP does.
     Delay(Duration),
     /// Execute, send the full `Content-Length` but half the body, then close.
     TruncatedBody,
@@ -118,6 +156,85 @@ pub enum FaultAction {
     EmptyBody(u16),
     /// 429 `OPERATION_TIME_LIMIT` without executing.
     OperationTimeLimit,
+    /// Execute, then answer this status (200 too) with the normal headers and an empty body.
+    EmptyAfterExecute(u16),
+    /// Execute, then answer this status with an HTML page (gateway timeout, captive portal).
+    NonJsonAfterExecute(u16),
+    /// Execute, send a chunked answer with the first half of the body in one chunk, then close
+    /// without the terminating zero-size chunk.
+    CloseMidBody,
+    /// Echo the request target (path with the webhook secret, and query) into the answer.
+    EchoRequest(Echo),
+    /// A 200 answer of `bytes` body bytes, generated while written; without executing.
+    Huge {
+        bytes: u64,
+        body: HugeBody,
+        /// `Transfer-Encoding: chunked` instead of `Content-Length`.
+        chunked: bool,
+    },
+    /// Execute, send the head at once, then the body at `bytes_per_sec` (in tenth-second
+    /// steps), completing it unless the client hangs up.
+    Trickle { bytes_per_sec: u64 },
+}
+
+/// Where `FaultAction::EchoRequest` puts the request target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Echo {
+    /// Execute and answer normally, but: an object result gets `"REQUEST_URI": target`, each
+    /// object of a list result too, a scalar result becomes the target string. In a batch this
+    /// applies to every sub-result, and every `result_error` description gets
+    /// `" (request: target)"` appended.
+    InResult,
+    /// Without executing: 400 `ERROR_CORE` "SQL query error! Request: target".
+    InError,
+}
+
+/// Body of `FaultAction::Huge`. Each is exactly `bytes` long when `bytes` is at least its
+/// fixed part (14 bytes for `JsonArray`, 13 for `JsonString`); shorter requests get that part.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HugeBody {
+    /// `{"result":[0,0,...]}` (a space pads an odd length), `application/json`.
+    JsonArray,
+    /// `{"result":"xxx..."}`, `application/json`.
+    JsonString,
+    /// `xxx...`, `text/html`.
+    NonJson,
+}
+
+impl FaultAction {
+    /// The variant's name, the key of `Stats::by_fault`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FaultAction::QueryLimit => "QueryLimit",
+            FaultAction::HtmlError(_) => "HtmlError",
+            FaultAction::ResetBeforeExecute => "ResetBeforeExecute",
+            FaultAction::ResetAfterExecute => "ResetAfterExecute",
+            FaultAction::Delay(_) => "Delay",
+            FaultAction::TruncatedBody => "TruncatedBody",
+            FaultAction::EmptyBody(_) => "EmptyBody",
+            FaultAction::OperationTimeLimit => "OperationTimeLimit",
+            FaultAction::EmptyAfterExecute(_) => "EmptyAfterExecute",
+            FaultAction::NonJsonAfterExecute(_) => "NonJsonAfterExecute",
+            FaultAction::CloseMidBody => "CloseMidBody",
+            FaultAction::EchoRequest(_) => "EchoRequest",
+            FaultAction::Huge { .. } => "Huge",
+            FaultAction::Trickle { .. } => "Trickle",
+        }
+    }
+}
+
+/// Seeded random faults (`Emulator::set_random_faults`) for probabilistic runs: each matching
+/// request is faulted with `probability`, the action picked uniformly from `actions`. The
+/// sequence is fixed by `seed` and the order in which requests arrive.
+#[derive(Clone, Debug)]
+pub struct RandomFaults {
+    pub seed: u64,
+    /// 0.0..=1.0 per matching request.
+    pub probability: f64,
+    /// Candidates; empty means no faults.
+    pub actions: Vec<FaultAction>,
+    /// Lower-case method names (`"batch"` for batches); `None` matches any REST call.
+    pub methods: Option<Vec<String>>,
 }
 
 pub(crate) struct BucketState {
@@ -183,6 +300,7 @@ pub(crate) struct Shared {
     pub store: Mutex<crm::Store>,
     pub bucket: Mutex<BucketState>,
     pub faults: Mutex<VecDeque<Fault>>,
+    pub random: Mutex<Option<faults::Random>>,
     pub stats: Mutex<Stats>,
     pub operating: Mutex<Operating>,
     pub shutdown: AtomicBool,
@@ -192,27 +310,6 @@ pub(crate) struct Shared {
 /// Lock ignoring poisoning: a panicking connection thread must not wedge the emulator.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-impl Shared {
-    /// Pop the first queued fault matching `method` (consumed in queue order).
-    pub fn take_fault(&self, method: &str) -> Option<FaultAction> {
-        let mut q = lock(&self.faults);
-        let pos = q.iter().position(|f| {
-            f.times > 0
-                && f.method
-                    .as_deref()
-                    .map(|m| m.eq_ignore_ascii_case(method))
-                    .unwrap_or(true)
-        })?;
-        let f = &mut q[pos];
-        f.times -= 1;
-        let action = f.action.clone();
-        if f.times == 0 {
-            q.remove(pos);
-        }
-        Some(action)
-    }
 }
 
 /// A running emulator. The server lives on background threads; dropping it stops them.
@@ -247,6 +344,7 @@ impl Emulator {
             cfg: config,
             store: Mutex::new(store),
             faults: Mutex::new(VecDeque::new()),
+            random: Mutex::new(None),
             stats: Mutex::new(Stats::default()),
             operating: Mutex::new(Operating::default()),
             shutdown: AtomicBool::new(false),
@@ -311,9 +409,16 @@ impl Emulator {
         }
     }
 
-    /// Drop all queued faults.
+    /// Drop all queued faults and switch the random mode off.
     pub fn clear_faults(&self) {
         lock(&self.shared.faults).clear();
+        *lock(&self.shared.random) = None;
+    }
+
+    /// Switch the random mode on (replacing an earlier one), or off with `None`. Queued faults
+    /// still come first; a request hit by a queued fault draws no random number.
+    pub fn set_random_faults(&self, random: Option<RandomFaults>) {
+        *lock(&self.shared.random) = random.map(faults::Random::new);
     }
 
     /// A snapshot of the counters.

@@ -3,7 +3,7 @@
 use crate::api::{ApiError, CallResult, Success};
 use crate::http::{Reply, Request, Response};
 use crate::users::UserScope;
-use crate::{lock, php, time, EntityKind, FaultAction, Shared};
+use crate::{faults, lock, php, time, EntityKind, FaultAction, Shared};
 use serde_json::{json, Map, Value};
 use std::time::{Duration, Instant};
 
@@ -210,7 +210,7 @@ fn error_value(e: &ApiError) -> Value {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Transport {
+pub(crate) enum Transport {
     Json,
     Xml,
 }
@@ -284,11 +284,11 @@ fn xml_into(v: &Value, out: &mut String) {
     }
 }
 
-fn err_reply(e: &ApiError, tr: Transport) -> Reply {
+pub(crate) fn err_reply(e: &ApiError, tr: Transport) -> Reply {
     Reply::Send(render(e.status, &error_value(e), tr, vec![]))
 }
 
-fn html(status: u16, title: &str) -> Response {
+pub(crate) fn html(status: u16, title: &str) -> Response {
     Response {
         status,
         content_type: "text/html; charset=utf-8",
@@ -435,37 +435,20 @@ pub fn handle(sh: &Shared, req: &Request) -> Reply {
     let lc = name.to_lowercase();
     *lock(&sh.stats).by_method.entry(lc.clone()).or_insert(0) += 1;
 
-    let mut after: Option<FaultAction> = None;
-    if let Some(f) = sh.take_fault(&lc) {
-        match f {
-            FaultAction::QueryLimit => {
-                return err_reply(
-                    &ApiError::new(503, "QUERY_LIMIT_EXCEEDED", "Too many requests"),
-                    tr,
-                )
-            }
-            FaultAction::HtmlError(s) => return Reply::Send(html(s, "Error")),
-            FaultAction::ResetBeforeExecute => return Reply::Reset,
-            FaultAction::EmptyBody(s) => {
-                return Reply::Send(Response {
-                    status: s,
-                    content_type: "text/html; charset=utf-8",
-                    headers: vec![],
-                    body: vec![],
-                })
-            }
-            FaultAction::OperationTimeLimit => {
-                return err_reply(&ApiError::operation_time_limit(), tr)
-            }
-            other => after = Some(other),
-        }
+    let hit = faults::take(sh, &lc);
+    if let Some(r) = hit
+        .as_ref()
+        .and_then(|h| faults::before(&h.action, req, tr))
+    {
+        faults::record(sh, &lc, hit.as_ref(), false);
+        return r;
     }
-
-    let reply = rest_call(sh, req, query, cred, &name, &lc, tr, t0, after.as_ref());
-    match (after, reply) {
-        (Some(FaultAction::ResetAfterExecute), _) => Reply::Reset,
-        (Some(FaultAction::TruncatedBody), Reply::Send(r)) => Reply::Truncate(r),
-        (_, r) => r,
+    let action = hit.as_ref().map(|h| &h.action);
+    let reply = rest_call(sh, req, query, cred, &name, &lc, tr, t0, action);
+    faults::record(sh, &lc, hit.as_ref(), faults::executed(&reply));
+    match action {
+        Some(a) => faults::after(a, req, &lc, reply),
+        None => reply,
     }
 }
 
