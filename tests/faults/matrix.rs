@@ -4,7 +4,7 @@
 //! not written, unknown only where a write may have run) and the portal's state afterwards.
 
 use crate::common::*;
-use b24_emulator::{Emulator, EntityKind, Fault, FaultAction};
+use b24_emulator::{Echo, Emulator, EntityKind, Fault, FaultAction, HugeBody};
 use bitrix24_1c::api::{self, Entity};
 use bitrix24_1c::Client;
 use serde_json::{json, Value};
@@ -26,6 +26,29 @@ pub fn faults() -> Vec<(&'static str, FaultAction)> {
         ("empty_200", FaultAction::EmptyBody(200)),
         ("empty_502", FaultAction::EmptyBody(502)),
         ("operation_limit", FaultAction::OperationTimeLimit),
+        ("empty_200_after", FaultAction::EmptyAfterExecute(200)),
+        ("html_200_after", FaultAction::NonJsonAfterExecute(200)),
+        ("html_504_after", FaultAction::NonJsonAfterExecute(504)),
+        ("chunked_cut", FaultAction::CloseMidBody),
+        ("echo_result", FaultAction::EchoRequest(Echo::InResult)),
+        ("echo_error", FaultAction::EchoRequest(Echo::InError)),
+        (
+            "huge_chunked",
+            FaultAction::Huge {
+                bytes: 80 << 20,
+                body: HugeBody::JsonArray,
+                chunked: true,
+            },
+        ),
+        (
+            "huge_declared",
+            FaultAction::Huge {
+                bytes: 300 << 20,
+                body: HugeBody::NonJson,
+                chunked: false,
+            },
+        ),
+        ("trickle", FaultAction::Trickle { bytes_per_sec: 40 }),
     ]
 }
 
@@ -62,6 +85,7 @@ fn check_envelope(case: &str, v: &Value) {
     let e = &v["error"];
     let kind = e["kind"].as_str().unwrap_or("");
     let allowed = [
+        "invalid_input",
         "server",
         "transport",
         "timeout",

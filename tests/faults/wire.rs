@@ -86,6 +86,14 @@ fn a_cut_answer_to_a_read_is_asked_again() {
     emu.reset_stats();
     assert_eq!(ok(api::get(&c, Entity::Contact, id))["NAME"], json!("Cut"));
     assert_eq!(emu.stats().by_method.get("crm.contact.get"), Some(&3));
+    // Empty or non-Bitrix 200 answers to a read (before: EMPTY_RESPONSE, not asked again).
+    for action in [
+        FaultAction::EmptyAfterExecute(200),
+        FaultAction::NonJsonAfterExecute(200),
+    ] {
+        emu.inject(fault("crm.contact.get", 1, action));
+        assert_eq!(ok(api::get(&c, Entity::Contact, id))["NAME"], json!("Cut"));
+    }
 }
 
 /// A delete whose answer was lost did run: the retry's "not found" is that success, not a
@@ -160,4 +168,131 @@ fn one_clients_slow_shape_does_not_stall_the_others() {
     }
     assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
     ok(api::call(&slow, "scope", None));
+}
+
+/// An add whose 200 answer is empty, cut, or not Bitrix's ran on the portal: it is
+/// `OUTCOME_UNKNOWN` with its cause, never `protocol` "failed" (before: EMPTY_RESPONSE /
+/// INVALID_RESPONSE while the contact existed).
+#[test]
+fn a_garbled_answer_to_an_add_is_outcome_unknown() {
+    for (action, cause) in [
+        (FaultAction::EmptyAfterExecute(200), "EMPTY_RESPONSE"),
+        (FaultAction::NonJsonAfterExecute(200), "INVALID_RESPONSE"),
+        (FaultAction::NonJsonAfterExecute(504), "HTTP_504"),
+        (FaultAction::CloseMidBody, "CONNECTION_LOST"),
+        (
+            FaultAction::EchoRequest(b24_emulator::Echo::InResult),
+            "INVALID_RESPONSE",
+        ),
+    ] {
+        let (emu, c) = setup();
+        emu.inject(fault("crm.contact.add", 1, action.clone()));
+        let e = err(api::create(&c, Entity::Contact, r#"{"NAME":"Ran"}"#));
+        assert_eq!(
+            (
+                e["code"].as_str(),
+                e["details"]["cause"].as_str(),
+                &e["retryable"]
+            ),
+            (Some("OUTCOME_UNKNOWN"), Some(cause), &json!(false)),
+            "{action:?}: {e}"
+        );
+        assert_eq!(emu.entity_count(EntityKind::Contact), 1, "{action:?}");
+        assert_eq!(emu.stats().by_method.get("crm.contact.add"), Some(&1));
+    }
+}
+
+/// Answers that echo the request target (webhook secret included) come back masked, in a
+/// result, in an error, and in every command of a batch.
+#[test]
+fn echoed_request_targets_are_masked() {
+    use b24_emulator::Echo;
+    let (emu, c) = setup();
+    let id = contact(&c, json!({"NAME": "E"}));
+    emu.inject(fault(
+        "crm.contact.get",
+        1,
+        FaultAction::EchoRequest(Echo::InResult),
+    ));
+    let got = ok(api::get(&c, Entity::Contact, id));
+    assert!(got["REQUEST_URI"]
+        .as_str()
+        .unwrap()
+        .contains("/rest/1/***/"));
+    emu.inject(fault(
+        "crm.contact.get",
+        1,
+        FaultAction::EchoRequest(Echo::InError),
+    ));
+    let e = err(api::get(&c, Entity::Contact, id));
+    assert!(e["description"].as_str().unwrap().contains("***"), "{e}");
+    emu.inject(fault("batch", 1, FaultAction::EchoRequest(Echo::InResult)));
+    let cmds = json!({
+        "a": {"method": "crm.contact.get", "params": {"id": id}},
+        "b": {"method": "crm.contact.get", "params": {"id": 999_999}},
+    });
+    let out = ok(api::batch(&c, &cmds.to_string(), false));
+    assert!(out.to_string().contains("***"), "{out}");
+}
+
+/// A 300 MB answer, declared or chunked, is refused after at most `max_response_mb` was read.
+#[test]
+fn huge_answers_are_refused_while_read() {
+    use b24_emulator::HugeBody;
+    let (emu, c) = setup();
+    let id = contact(&c, json!({"NAME": "H"}));
+    for chunked in [false, true] {
+        emu.inject(fault(
+            "crm.contact.get",
+            1,
+            FaultAction::Huge {
+                bytes: 300 << 20,
+                body: HugeBody::JsonArray,
+                chunked,
+            },
+        ));
+        let e = err(api::get(&c, Entity::Contact, id));
+        assert_eq!(e["code"], json!("RESPONSE_TOO_LARGE"), "{e}");
+    }
+    // The same answer to an add: the add may have run.
+    emu.inject(fault(
+        "crm.contact.add",
+        1,
+        FaultAction::Huge {
+            bytes: 300 << 20,
+            body: HugeBody::NonJson,
+            chunked: true,
+        },
+    ));
+    let e = err(api::create(&c, Entity::Contact, r#"{"NAME":"X"}"#));
+    assert_eq!(
+        (e["code"].as_str(), e["details"]["cause"].as_str()),
+        (Some("OUTCOME_UNKNOWN"), Some("RESPONSE_TOO_LARGE"))
+    );
+}
+
+/// An answer that trickles past the timeout: a read is asked again, a write is unknown.
+#[test]
+fn a_trickling_answer_times_out() {
+    let emu = emulator(None);
+    let c = client_with(&emu, json!({"timeout_secs": 0.5, "max_retries": 1}));
+    emu.inject(fault(
+        "crm.contact.add",
+        1,
+        FaultAction::Trickle { bytes_per_sec: 20 },
+    ));
+    let e = err(api::create(&c, Entity::Contact, r#"{"NAME":"Slow"}"#));
+    assert_eq!(
+        (e["code"].as_str(), e["kind"].as_str()),
+        (Some("OUTCOME_UNKNOWN"), Some("timeout")),
+        "{e}"
+    );
+    assert_eq!(emu.entity_count(EntityKind::Contact), 1);
+    let id = contact(&c, json!({"NAME": "R"}));
+    emu.inject(fault(
+        "crm.contact.get",
+        1,
+        FaultAction::Trickle { bytes_per_sec: 20 },
+    ));
+    assert_eq!(ok(api::get(&c, Entity::Contact, id))["NAME"], json!("R"));
 }
