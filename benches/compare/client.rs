@@ -236,3 +236,46 @@ pub fn memory(args: &[String]) -> Value {
         "cpu_s": peak.cpu() - base.cpu(),
     })
 }
+
+/// `answer LIB WEBHOOK ID MAX_MB`: one `b24_get_contact` whose answer the emulator replaces with
+/// a generated body (set up by the parent); peak RSS before and after, and how it ended.
+pub fn answer(args: &[String]) -> Value {
+    let [lib, webhook, id, max_mb] = args else {
+        panic!("usage: answer LIB WEBHOOK ID MAX_MB")
+    };
+    let id: i64 = id.parse().expect("an ID");
+    let max_mb: f64 = max_mb.parse().expect("max_response_mb");
+    let api = CApi::load(Path::new(lib));
+    let cfg = json!({"webhook_url": webhook, "rate_limit": false, "max_response_mb": max_mb});
+    let c = api.client(&cfg);
+    // Warm up (connection, runtime) with another method: the parent has set up the next
+    // `crm.contact.get` to get the big answer.
+    let warm = CString::new(r#"{"NAME":"Warm-up"}"#).expect("fields");
+    // SAFETY: a live client and NUL-terminated fields.
+    assert!(api.ok_and_free(unsafe { (api.create_contact)(c, warm.as_ptr()) }));
+    let base_hwm = peak_rss_kib();
+    let t0 = Instant::now();
+    // SAFETY: as above.
+    let reply = api.take(unsafe { (api.get_contact)(c, id) });
+    let wall = t0.elapsed().as_secs_f64();
+    let peak_hwm = peak_rss_kib();
+    unsafe { (api.client_free)(c) };
+    let head: String = reply.chars().take(160).collect();
+    let code = serde_json::from_str::<Value>(&reply)
+        .ok()
+        .and_then(|v| v["error"]["code"].as_str().map(String::from))
+        .unwrap_or_else(|| {
+            if reply.starts_with(r#"{"ok":true"#) {
+                "ok".into()
+            } else {
+                head.clone()
+            }
+        });
+    json!({
+        "reply_bytes": reply.len(),
+        "outcome": code,
+        "wall_s": wall,
+        "baseline_hwm_kib": base_hwm,
+        "peak_hwm_kib": peak_hwm,
+    })
+}

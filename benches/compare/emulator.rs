@@ -5,9 +5,10 @@
 //!
 //! Commands: `bucket none`, `bucket SIZE DRAIN` (a fresh, empty bucket), `reset` (zero the
 //! counters), `stats` (JSON: the counters and this process's CPU seconds so far), `count`
-//! (contacts stored), `quit`.
+//! (contacts stored), `huge BYTES json|string|html chunked|declared` (the next
+//! `crm.contact.get` is answered with a generated body of that size), `quit`.
 
-use b24_emulator::{Bucket, Emulator, EmulatorConfig, EntityKind};
+use b24_emulator::{Bucket, Emulator, EmulatorConfig, EntityKind, Fault, FaultAction, HugeBody};
 use serde_json::json;
 use std::io::{BufRead, Write};
 
@@ -56,10 +57,32 @@ pub fn serve() {
                 .to_string()
             }
             ["count"] => emu.entity_count(EntityKind::Contact).to_string(),
+            ["huge", bytes, kind, chunked] => huge(&emu, bytes, kind, chunked),
             ["quit"] => break,
             _ => format!("error: unknown command {line:?}"),
         };
         writeln!(out, "{reply}").expect("stdout");
         out.flush().expect("stdout");
     }
+}
+
+fn huge(emu: &Emulator, bytes: &str, kind: &str, chunked: &str) -> String {
+    let body = match kind {
+        "json" => HugeBody::JsonArray,
+        "string" => HugeBody::JsonString,
+        _ => HugeBody::NonJson,
+    };
+    let Ok(bytes) = bytes.parse() else {
+        return "error: bad size".into();
+    };
+    emu.inject(Fault {
+        method: Some("crm.contact.get".into()),
+        times: 1,
+        action: FaultAction::Huge {
+            bytes,
+            body,
+            chunked: chunked == "chunked",
+        },
+    });
+    "ok".into()
 }

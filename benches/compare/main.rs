@@ -4,7 +4,8 @@
 //! 1. per-call cost: `crm.contact.get` one call at a time, rate limiting off: this library
 //!    through its C ABI vs a Python `requests.Session` loop vs fast_bitrix24;
 //! 2. bulk: contact upserts by 1C GUID against a bucket of 50 draining 20/s, vs fast_bitrix24;
-//! 3. memory: peak RSS while a 50 MiB attachment is uploaded through `filePath`;
+//! 3. memory: peak RSS while a 50 MiB attachment is uploaded through `filePath`, and while
+//!    huge answers (300 MB refused, 48 MB passed through) are read;
 //! 4. add-in: the cost of creating (and connecting) a new 1C object after the first.
 //!
 //! The emulator runs in its own process, and every client runs in a fresh process of its own
@@ -14,7 +15,8 @@
 //!
 //! Knobs (environment): `B24_BENCH_CALLS` (5000), `B24_BENCH_RECORDS` (10000), `B24_BENCH_REPS`
 //! (3 repetitions of the per-call runs; the median is reported), `B24_BENCH_ADDIN` (1000
-//! objects), `B24_BENCH_PYTHON` (`python3`), `B24_BENCH_SKIP_PYTHON=1`.
+//! objects), `B24_BENCH_PYTHON` (`python3`), `B24_BENCH_SKIP_PYTHON=1`, `B24_BENCH_ONLY` (a
+//! comma list of sections to run: `per_call,bulk,memory,answers,addin`; default all).
 
 #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
 mod addin;
@@ -46,6 +48,7 @@ fn main() {
                 "get" => client::get(rest),
                 "bulk" => client::bulk(rest),
                 "memory" => client::memory(rest),
+                "answer" => client::answer(rest),
                 "addin" => addin::run(rest),
                 other => panic!("unknown child mode {other:?}"),
             };

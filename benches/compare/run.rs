@@ -289,14 +289,28 @@ pub fn main() {
         .collect();
     let ids = ids.join(",");
 
-    let per_call = per_call(&s, &webhook, &ids);
-    let bulk = bulk(&s, &mut emu, &webhook);
-    let memory = memory(&s, &webhook);
-    let addin = run_json(rust_child(
-        &s,
-        "addin",
-        &[webhook.clone(), s.addin_objects.to_string()],
-    ));
+    let only = std::env::var("B24_BENCH_ONLY").unwrap_or_default();
+    let wanted = |name: &str| only.is_empty() || only.split(',').any(|s| s.trim() == name);
+    let per_call = if wanted("per_call") {
+        per_call(&s, &webhook, &ids)
+    } else {
+        vec![]
+    };
+    let bulk = if wanted("bulk") {
+        bulk(&s, &mut emu, &webhook)
+    } else {
+        vec![]
+    };
+    let memory = wanted("memory").then(|| memory(&s, &webhook));
+    let first_id = ids.split(',').next().unwrap_or("1").to_string();
+    let answers = wanted("answers").then(|| answers(&s, &mut emu, &webhook, &first_id));
+    let addin = wanted("addin").then(|| {
+        run_json(rust_child(
+            &s,
+            "addin",
+            &[webhook.clone(), s.addin_objects.to_string()],
+        ))
+    });
     drop(emu);
 
     // ----------------------------------------------------------------------------------------
@@ -312,10 +326,21 @@ pub fn main() {
         started.elapsed().as_secs_f64()
     ));
     rep.line("");
-    per_call_table(&mut rep, &s, per_call);
-    bulk_table(&mut rep, &s, bulk);
-    memory_table(&mut rep, memory);
-    addin_table(&mut rep, &s, addin);
+    if !per_call.is_empty() {
+        per_call_table(&mut rep, &s, per_call);
+    }
+    if !bulk.is_empty() {
+        bulk_table(&mut rep, &s, bulk);
+    }
+    if let Some(m) = memory {
+        memory_table(&mut rep, m);
+    }
+    if let Some(a) = answers {
+        answers_table(&mut rep, a);
+    }
+    if let Some(a) = addin {
+        addin_table(&mut rep, &s, a);
+    }
     if !rep.notes.is_empty() {
         rep.line("");
         for n in std::mem::take(&mut rep.notes) {
@@ -812,6 +837,95 @@ fn memory_table(rep: &mut Report, m: Result<Value, String>) {
             "not met"
         }
     ));
+    rep.line("");
+}
+
+// --------------------------------------------------------------------------------------------
+// Huge answers
+
+/// (label, body bytes, body kind, framing, max_response_mb)
+const ANSWERS: [(&str, u64, &str, &str, u32); 5] = [
+    (
+        "300 MB JSON array, Content-Length",
+        300 << 20,
+        "json",
+        "declared",
+        64,
+    ),
+    (
+        "300 MB JSON array, chunked",
+        300 << 20,
+        "json",
+        "chunked",
+        64,
+    ),
+    ("300 MB HTML, chunked", 300 << 20, "html", "chunked", 64),
+    (
+        "48 MB JSON array `[0,0,…]`, chunked (accepted)",
+        48 << 20,
+        "json",
+        "chunked",
+        64,
+    ),
+    (
+        "48 MB JSON string, chunked (accepted)",
+        48 << 20,
+        "string",
+        "chunked",
+        64,
+    ),
+];
+
+fn answers(
+    s: &Setup,
+    emu: &mut Emu,
+    webhook: &str,
+    id: &str,
+) -> Vec<(String, u64, Result<Value, String>)> {
+    ANSWERS
+        .iter()
+        .map(|(label, bytes, kind, framing, max_mb)| {
+            eprintln!("bench: answers: {label}");
+            emu.cmd(&format!("huge {bytes} {kind} {framing}"));
+            let args = [webhook.to_string(), id.to_string(), max_mb.to_string()];
+            (
+                label.to_string(),
+                *bytes,
+                run_json(rust_child(s, "answer", &args)),
+            )
+        })
+        .collect()
+}
+
+fn answers_table(rep: &mut Report, runs: Vec<(String, u64, Result<Value, String>)>) {
+    rep.line("### Memory: huge answers to one `b24_get_contact` (C ABI, fresh process, `max_response_mb` 64)");
+    rep.line("");
+    rep.line("| answer | outcome | peak RSS (`VmHWM`) | growth over the warmed-up process | growth / body | wall |");
+    rep.line("| --- | --- | ---: | ---: | ---: | ---: |");
+    let mib = |kib: f64| kib / 1024.0;
+    for (label, bytes, r) in runs {
+        match r {
+            Ok(v) => {
+                let growth = f(&v, "peak_hwm_kib") - f(&v, "baseline_hwm_kib");
+                rep.line(format!(
+                    "| {label} | {} | {:.1} MiB | {:.1} MiB | {:.2}× | {:.2} s |",
+                    v["outcome"].as_str().unwrap_or("?"),
+                    mib(f(&v, "peak_hwm_kib")),
+                    mib(growth),
+                    growth * 1024.0 / bytes as f64,
+                    f(&v, "wall_s"),
+                ));
+            }
+            Err(e) => rep.line(format!("| {label} | not run: {e} | | | | |")),
+        }
+    }
+    rep.line("");
+    rep.line(
+        "A refused answer costs at most what was read before the limit (nothing when its \
+         `Content-Length` declares it too large); an accepted one is passed through as the \
+         portal's JSON text, so it costs the body, its masked copy inside the envelope and the \
+         returned C string, never a parsed tree.",
+    );
     rep.line("");
 }
 
