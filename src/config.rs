@@ -194,6 +194,8 @@ struct RawConfig {
     strict_fields: Option<bool>,
     #[serde(default)]
     bulk_concurrency: Option<usize>,
+    #[serde(default)]
+    execution_limit_secs: Option<f64>,
 }
 
 /// A validated configuration.
@@ -221,6 +223,10 @@ pub struct Config {
     /// Batch requests a bulk upsert keeps in flight (default 4; pacing still comes from the
     /// shared bucket, this only hides the portal's latency).
     pub bulk_concurrency: usize,
+    /// How long the portal may still be running a request after it was sent (default 60 s: the
+    /// cloud cuts requests off then; a boxed portal needs its own PHP `max_execution_time`). A
+    /// write whose answer was lost is looked up only after this, never re-sent before.
+    pub execution_limit: Duration,
 }
 
 impl Config {
@@ -234,7 +240,7 @@ impl Config {
     /// Keys: `webhook_url` (required), `connect_timeout_secs` (10), `timeout_secs` (60),
     /// `max_retries` (5), `rate_limit` (`{"burst":50,"per_second":2}`; `false` turns it off),
     /// `proxy`, `ca_cert_path`, `guid_fields` (`{"user","contact","company"}`), `strict_fields` (false),
-    /// `bulk_concurrency` (4).
+    /// `bulk_concurrency` (4), `execution_limit_secs` (60).
     pub fn from_json(json: &str) -> Result<Config, Error> {
         let raw: RawConfig = serde_json::from_str(json).map_err(|e| {
             // serde's message may quote the input, which holds the secret: keep only the position.
@@ -319,6 +325,7 @@ impl Config {
             guid_fields,
             strict_fields: raw.strict_fields.unwrap_or(false),
             bulk_concurrency: raw.bulk_concurrency.unwrap_or(4).clamp(1, 16),
+            execution_limit: secs(raw.execution_limit_secs, 60.0, "execution_limit_secs")?,
         })
     }
 }

@@ -1,0 +1,84 @@
+//! Sending writes, 50 per batch.
+
+use super::apply::{Fate, Write};
+use super::Record;
+use crate::batch::{self, BatchOutcome, Command};
+use crate::client::Client;
+use crate::crm::Entity;
+use crate::error::Error;
+use crate::sync::settle::{judge, settles_at, Verdict};
+
+/// Sends up to 50 writes in one `batch` and tells what became of each.
+pub(super) fn send(
+    client: &Client,
+    entity: Entity,
+    parsed: &[Option<Record>],
+    writes: Vec<Write>,
+) -> Vec<(Write, Fate)> {
+    let cmds: Vec<Command> = writes.iter().map(|w| command(entity, parsed, w)).collect();
+    let outcome = batch::run(client, &cmds, false);
+    let fates = batch_fates(client, &cmds, outcome);
+    writes.into_iter().zip(fates).collect()
+}
+
+fn command(entity: Entity, parsed: &[Option<Record>], w: &Write) -> Command {
+    let req = &parsed[w.index]
+        .as_ref()
+        .expect("planned records parsed")
+        .req;
+    let method = entity.method(if w.update_id.is_some() {
+        "update"
+    } else {
+        "add"
+    });
+    let text = format!("{method}?{}", batch::php_query(&req.to_params(w.update_id)));
+    Command {
+        name: format!("r{}", w.index),
+        method,
+        text,
+    }
+}
+
+/// A failed request that carried writes: refused before running, refused, or may have run.
+fn failed(client: &Client, e: Error) -> Fate {
+    match judge(&e) {
+        Verdict::NotRun => Fate::NotRun,
+        Verdict::Refused => Fate::Refused(e),
+        Verdict::MayHaveRun => Fate::Unknown(settles_at(client)),
+    }
+}
+
+fn batch_fates(
+    client: &Client,
+    cmds: &[Command],
+    outcome: Result<BatchOutcome, Error>,
+) -> Vec<Fate> {
+    let out = match outcome {
+        Ok(o) => o,
+        Err(e) => return vec![failed(client, e); cmds.len()],
+    };
+    let res = out.results();
+    cmds.iter()
+        .map(|c| {
+            if let Some(v) = res.get(&c.name) {
+                return Fate::Ran(v.clone());
+            }
+            match out.error_of(&c.name) {
+                // Refused before running: safe to send again in the next round.
+                Some(e) if refused_before_running(&e) => Fate::NotRun,
+                Some(e) => Fate::Refused(e),
+                None => Fate::NotRun,
+            }
+        })
+        .collect()
+}
+
+fn refused_before_running(e: &Error) -> bool {
+    [
+        "QUERY_LIMIT_EXCEEDED",
+        "OPERATION_TIME_LIMIT",
+        "ERROR_BATCH_LENGTH_EXCEEDED",
+    ]
+    .iter()
+    .any(|c| c.eq_ignore_ascii_case(&e.code))
+}

@@ -1,0 +1,73 @@
+//! When a write whose answer was lost can no longer be running, and what a failed write means.
+//!
+//! A request the client gave up on may still be running on the portal: a broken connection
+//! does not stop PHP. Only the portal's cut-off does (the cloud's gateway ends a request 60 s
+//! after it arrived; `execution_limit_secs`). So a lookup proves such a write absent only if it
+//! starts after the cut-off; until then the write is not sent again.
+
+use crate::client::Client;
+use crate::error::{Error, ErrorKind};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+/// Beyond the execution limit: the network between the client and the gateway, and a commit
+/// that was in flight at the cut-off.
+pub(crate) const MARGIN: Duration = Duration::from_secs(1);
+
+/// The instant after which a request the client stopped waiting for now can no longer be
+/// running. "Now" and not "when it was sent": the request reached the portal no later than the
+/// moment the client gave up, and pacing or retries may have delayed the sending itself.
+pub(crate) fn settles_at(client: &Client) -> Instant {
+    Instant::now() + client.config().execution_limit + MARGIN
+}
+
+/// Sleeps until `at`, if that is at most `allowance` away; says whether it did.
+pub(crate) fn wait_until(at: Instant, allowance: Duration) -> bool {
+    let left = at.saturating_duration_since(Instant::now());
+    if left > allowance {
+        return false;
+    }
+    std::thread::sleep(left);
+    true
+}
+
+/// What a failed write tells about the portal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Refused before it ran (rate or operating limit, no connection): send it again later.
+    NotRun,
+    /// The portal answered that it did not do it: nothing was written.
+    Refused,
+    /// It may have run: a lost or broken answer, a timeout, a 5xx.
+    MayHaveRun,
+}
+
+/// Judges a failed request that carried writes. Anything not known to be a refusal before
+/// running may have run.
+pub(crate) fn judge(e: &Error) -> Verdict {
+    match e.kind {
+        _ if e.code == "CONNECT_FAILED" => Verdict::NotRun,
+        ErrorKind::RateLimited | ErrorKind::TimeLimited => Verdict::NotRun,
+        ErrorKind::InvalidInput
+        | ErrorKind::Auth
+        | ErrorKind::Access
+        | ErrorKind::NotFound
+        | ErrorKind::Conflict
+        | ErrorKind::Protocol => Verdict::Refused,
+        ErrorKind::Transport | ErrorKind::Timeout | ErrorKind::Server => Verdict::MayHaveRun,
+    }
+}
+
+/// The report for a write that may have been applied and was not sent again.
+pub(crate) fn outcome_unknown(cause: &Error, why: &str) -> Error {
+    Error::new(
+        ErrorKind::Transport,
+        "OUTCOME_UNKNOWN",
+        format!(
+            "the write may have been applied on the portal and was not sent again ({why}); check, \
+             for example by the 1C GUID, before sending it again: {}",
+            cause.last_error_text()
+        ),
+    )
+    .with_details(json!({ "cause": cause.to_json() }))
+}

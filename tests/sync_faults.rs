@@ -1,0 +1,432 @@
+//! Sync under faults that outlive the client: writes still running after the client gave up,
+//! answers that lie about what ran, values the portal would rewrite inside a batch. Every test
+//! checks the portal afterwards: a record reported written is there exactly once, one reported
+//! failed is not there, and one reported OUTCOME_UNKNOWN was sent once and never again.
+
+mod common;
+
+use b24_emulator::{Emulator, EmulatorConfig, EntityKind, Fault, FaultAction};
+use bitrix24_1c::api::{self, Entity};
+use common::*;
+use serde_json::{json, Value};
+use std::collections::{HashMap, VecDeque};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const GUID_FIELD: &str = "UF_CRM_1723100443089";
+
+/// An emulator without a bucket whose cut-off is `limit` (the cloud's is 60 s; short here so
+/// the tests run in seconds).
+fn portal(limit: Duration) -> Emulator {
+    Emulator::start(EmulatorConfig {
+        secret: SECRET.into(),
+        bucket: None,
+        execution_limit: Some(limit),
+        ..EmulatorConfig::default()
+    })
+    .expect("emulator starts")
+}
+
+/// A client that knows the portal's cut-off, plus `extra` config keys.
+fn client(url: &str, limit: Duration, extra: Value) -> bitrix24_1c::Client {
+    let mut cfg = json!({
+        "webhook_url": url,
+        "rate_limit": false,
+        "timeout_secs": 10,
+        "execution_limit_secs": limit.as_secs_f64(),
+    });
+    for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+        cfg[k] = v;
+    }
+    api::new_client(&cfg.to_string()).expect("client builds")
+}
+
+fn fault(method: &str, times: u32, action: FaultAction) -> Fault {
+    Fault {
+        method: Some(method.into()),
+        times,
+        action,
+    }
+}
+
+/// Lets the next `n` matching requests through untouched (faults are consumed in order).
+fn pass(method: &str, n: u32) -> Fault {
+    fault(method, n, FaultAction::Delay(Duration::ZERO))
+}
+
+fn records(n: usize, tag: &str) -> Vec<Value> {
+    (0..n)
+        .map(|i| json!({"NAME": format!("{tag} {i}"), GUID_FIELD: format!("{tag}-{i}")}))
+        .collect()
+}
+
+fn bulk(c: &bitrix24_1c::Client, recs: &[Value]) -> Value {
+    env(&api::bulk_upsert(
+        c,
+        Entity::Contact,
+        &Value::Array(recs.to_vec()).to_string(),
+        &mut |_, _| {},
+    ))
+}
+
+/// GUID → contact IDs, read directly from the emulator's store.
+fn portal_guids(emu: &Emulator) -> HashMap<String, Vec<u64>> {
+    let want = emu.entity_count(EntityKind::Contact);
+    let mut out: HashMap<String, Vec<u64>> = HashMap::new();
+    let mut seen = 0;
+    // IDs count up from 1; bounded in case the store skipped some.
+    for id in 1..100_000u64 {
+        if seen == want {
+            break;
+        }
+        if let Some(e) = emu.entity(EntityKind::Contact, id) {
+            seen += 1;
+            let g = e[GUID_FIELD].as_str().unwrap_or("").to_string();
+            out.entry(g).or_default().push(id);
+        }
+    }
+    out
+}
+
+/// Waits until nothing the client sent can still be running on the portal (every request is
+/// cut off `limit` after it arrived), so the store shows every write that will ever land.
+fn settle(limit: Duration) {
+    std::thread::sleep(limit + Duration::from_millis(300));
+}
+
+fn code(row: &Value) -> &str {
+    row["error"]["code"].as_str().unwrap_or("")
+}
+
+/// Every row of a bulk result tells the truth about the portal: written → there once with that
+/// ID; failed → not there; OUTCOME_UNKNOWN → there at most once. Returns (written, unknown,
+/// failed) counts.
+fn assert_truthful(emu: &Emulator, rows: &[Value], names: &HashMap<String, String>) -> [usize; 3] {
+    let on_portal = portal_guids(emu);
+    let mut counts = [0; 3];
+    for row in rows {
+        let guid = row["guid"].as_str().unwrap();
+        let ids = on_portal.get(guid).cloned().unwrap_or_default();
+        assert!(
+            ids.len() <= 1,
+            "{guid} is on the portal {} times",
+            ids.len()
+        );
+        if let Some(id) = row["id"].as_u64() {
+            assert_eq!(ids, vec![id], "{row}: reported written");
+            let stored = emu.entity(EntityKind::Contact, id).unwrap();
+            assert_eq!(stored["NAME"].as_str(), names.get(guid).map(|s| s.as_str()));
+            counts[0] += 1;
+        } else if code(row) == "OUTCOME_UNKNOWN" {
+            counts[1] += 1;
+        } else {
+            assert!(
+                ids.is_empty(),
+                "{row}: reported failed but written as {ids:?}"
+            );
+            counts[2] += 1;
+        }
+    }
+    counts
+}
+
+fn names_of(recs: &[Value]) -> HashMap<String, String> {
+    recs.iter()
+        .map(|r| {
+            (
+                r[GUID_FIELD].as_str().unwrap().to_string(),
+                r["NAME"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The emulator's cut-off.
+
+#[test]
+fn emulator_cuts_a_request_off_at_its_execution_limit_without_running_it() {
+    let emu = portal(Duration::from_millis(500));
+    let c = client(&emu.webhook_url(), Duration::from_millis(500), json!({}));
+    emu.inject(fault(
+        "crm.contact.add",
+        1,
+        FaultAction::Delay(Duration::from_secs(5)),
+    ));
+    let t = Instant::now();
+    let e = err(api::create(&c, Entity::Contact, r#"{"NAME":"Cut"}"#));
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "answered at the cut-off"
+    );
+    assert_eq!(
+        (e["code"].as_str(), e["http_status"].as_u64()),
+        (Some("HTTP_504"), Some(504))
+    );
+    assert!(e["description"].as_str().unwrap().contains("Gateway"));
+    assert_eq!(emu.entity_count(EntityKind::Contact), 0, "not executed");
+    // Within the limit, a delayed request runs.
+    emu.inject(fault(
+        "crm.contact.add",
+        1,
+        FaultAction::Delay(Duration::from_millis(100)),
+    ));
+    ok(api::create(&c, Entity::Contact, r#"{"NAME":"Slow"}"#));
+    assert_eq!(emu.entity_count(EntityKind::Contact), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. A write that outlives the client's timeout is not re-sent before it can no longer run.
+
+#[test]
+fn bulk_write_batch_outliving_the_timeout_is_not_resent() {
+    let limit = Duration::from_secs(4);
+    let emu = portal(limit);
+    let c = client(&emu.webhook_url(), limit, json!({"timeout_secs": 2}));
+    // The first batch is the lookup; the next (a write batch of 50 adds) takes 3 s: the client
+    // gives up at 2 s, the portal commits at 3 s.
+    emu.inject(pass("batch", 1));
+    emu.inject(fault(
+        "batch",
+        1,
+        FaultAction::Delay(Duration::from_secs(3)),
+    ));
+    let recs = records(100, "slow");
+    let full = bulk(&c, &recs);
+    settle(limit);
+    let on_portal = portal_guids(&emu);
+    let twice = on_portal.values().filter(|ids| ids.len() > 1).count();
+    assert_eq!(
+        (emu.entity_count(EntityKind::Contact), twice),
+        (100, 0),
+        "contacts on the portal and GUIDs held twice; summary {}",
+        full["summary"]
+    );
+    let rows = full["result"].as_array().unwrap();
+    assert_eq!(assert_truthful(&emu, rows, &names_of(&recs)), [100, 0, 0]);
+    assert_eq!(
+        full["summary"],
+        json!({"created": 100, "updated": 0, "failed": 0})
+    );
+}
+
+#[test]
+fn upsert_add_outliving_the_timeout_is_resolved_by_a_late_lookup() {
+    // The client gives up at 1 s, the portal commits at 1.5 s.
+    let limit = Duration::from_secs(2);
+    let emu = portal(limit);
+    let c = client(&emu.webhook_url(), limit, json!({"timeout_secs": 1}));
+    emu.inject(fault(
+        "crm.contact.add",
+        1,
+        FaultAction::Delay(Duration::from_millis(1500)),
+    ));
+    let body = json!({"NAME": "Late", GUID_FIELD: "late-1"}).to_string();
+    let r = ok(api::upsert(&c, Entity::Contact, &body));
+    assert_eq!(r["created"], json!(true));
+    // What 1C does next (say, the same upsert again) finds it instead of adding a twin.
+    let again = ok(api::upsert(&c, Entity::Contact, &body));
+    assert_eq!(
+        (again["created"].clone(), again["id"].clone()),
+        (json!(false), r["id"].clone())
+    );
+    settle(limit);
+    assert_eq!(emu.entity_count(EntityKind::Contact), 1);
+    assert_eq!(emu.stats().by_method.get("crm.contact.add"), Some(&1));
+}
+
+#[test]
+fn upsert_add_whose_connection_broke_while_it_ran_is_not_resent() {
+    // The connection breaks at 0.5 s (OUTCOME_UNKNOWN) while the portal is still running the
+    // add, which commits at 2.5 s: a closed connection does not stop PHP.
+    let limit = Duration::from_secs(3);
+    let emu = portal(limit);
+    let proxy = Proxy::start(&emu);
+    let c = client(&proxy.webhook_url(&emu), limit, json!({}));
+    proxy.on(
+        "crm.contact.add",
+        ProxyAction::CutAfter(Duration::from_millis(500)),
+    );
+    emu.inject(fault(
+        "crm.contact.add",
+        1,
+        FaultAction::Delay(Duration::from_millis(2500)),
+    ));
+    let body = json!({"NAME": "Broken", GUID_FIELD: "broken-1"}).to_string();
+    let r = ok(api::upsert(&c, Entity::Contact, &body));
+    assert_eq!(r["created"], json!(true));
+    settle(limit);
+    assert_eq!(emu.entity_count(EntityKind::Contact), 1, "no twin");
+    assert_eq!(emu.stats().by_method.get("crm.contact.add"), Some(&1));
+}
+
+#[test]
+fn upsert_add_cut_off_by_the_gateway_is_added_once_it_surely_did_not_run() {
+    let limit = Duration::from_secs(1);
+    let emu = portal(limit);
+    let c = client(&emu.webhook_url(), limit, json!({}));
+    emu.inject(fault(
+        "crm.contact.add",
+        1,
+        FaultAction::Delay(Duration::from_secs(5)),
+    ));
+    let body = json!({"NAME": "Cut", GUID_FIELD: "cut-1"}).to_string();
+    let r = ok(api::upsert(&c, Entity::Contact, &body));
+    assert_eq!(r["created"], json!(true));
+    settle(limit);
+    assert_eq!(emu.entity_count(EntityKind::Contact), 1);
+    assert_eq!(emu.stats().by_method.get("crm.contact.add"), Some(&2));
+}
+
+#[test]
+fn bulk_write_batch_cut_off_by_the_gateway_is_written_once() {
+    let limit = Duration::from_secs(1);
+    let emu = portal(limit);
+    let c = client(&emu.webhook_url(), limit, json!({}));
+    emu.inject(pass("batch", 1));
+    emu.inject(fault(
+        "batch",
+        1,
+        FaultAction::Delay(Duration::from_secs(5)),
+    ));
+    let recs = records(100, "cut");
+    let full = bulk(&c, &recs);
+    settle(limit);
+    let rows = full["result"].as_array().unwrap();
+    assert_eq!(assert_truthful(&emu, rows, &names_of(&recs)), [100, 0, 0]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A loopback HTTP proxy in front of the emulator, for what happens between the portal and the
+// client: a connection that breaks while the portal still runs the request.
+
+#[derive(Clone, Copy, Debug)]
+enum ProxyAction {
+    /// Close the client's connection if the answer takes longer; the portal is not told.
+    CutAfter(Duration),
+}
+
+type Rules = Arc<Mutex<VecDeque<(String, ProxyAction)>>>;
+
+struct Proxy {
+    port: u16,
+    rules: Rules,
+    stop: Arc<AtomicBool>,
+}
+
+impl Proxy {
+    fn start(emu: &Emulator) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let upstream = format!("127.0.0.1:{}", emu.port());
+        let rules: Rules = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (r, s) = (rules.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if s.load(Ordering::SeqCst) {
+                    break;
+                }
+                let (Ok(conn), Ok(up)) = (conn, TcpStream::connect(&upstream)) else {
+                    continue;
+                };
+                let r = r.clone();
+                std::thread::spawn(move || relay(conn, up, &r));
+            }
+        });
+        Proxy { port, rules, stop }
+    }
+
+    /// The emulator's webhook URL, through the proxy.
+    fn webhook_url(&self, emu: &Emulator) -> String {
+        emu.webhook_url()
+            .replace(&format!(":{}/", emu.port()), &format!(":{}/", self.port))
+    }
+
+    /// The next request for `method` gets `action`.
+    fn on(&self, method: &str, action: ProxyAction) {
+        self.rules
+            .lock()
+            .unwrap()
+            .push_back((method.to_string(), action));
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+/// One HTTP/1.1 message (head and Content-Length body), or None at EOF, error or timeout.
+fn read_message(r: &mut BufReader<TcpStream>) -> Option<Vec<u8>> {
+    let mut msg = Vec::new();
+    let mut len = 0usize;
+    for _ in 0..200 {
+        let mut line = String::new();
+        if r.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        msg.extend_from_slice(line.as_bytes());
+        let lower = line.to_ascii_lowercase();
+        if let Some(v) = lower.strip_prefix("content-length:") {
+            len = v.trim().parse().ok()?;
+        }
+        if line == "\r\n" {
+            let start = msg.len();
+            msg.resize(start + len, 0);
+            r.read_exact(&mut msg[start..]).ok()?;
+            return Some(msg);
+        }
+    }
+    None
+}
+
+fn relay(client: TcpStream, up: TcpStream, rules: &Rules) {
+    let mut from_client = BufReader::new(client.try_clone().unwrap());
+    let mut from_up = BufReader::new(up.try_clone().unwrap());
+    let (mut client, mut up) = (client, up);
+    // Bounded by the connection: it ends at EOF, on an error, or when a rule cuts it.
+    while let Some(req) = read_message(&mut from_client) {
+        let head = String::from_utf8_lossy(&req[..req.len().min(512)]).to_string();
+        let target = head.split(' ').nth(1).unwrap_or("").to_string();
+        let action = {
+            let mut q = rules.lock().unwrap();
+            let pos = q
+                .iter()
+                .position(|(m, _)| target.trim_end_matches('/').ends_with(&format!("/{m}")));
+            pos.and_then(|p| q.remove(p)).map(|(_, a)| a)
+        };
+        if up.write_all(&req).is_err() {
+            return;
+        }
+        match action {
+            None => match read_message(&mut from_up) {
+                Some(resp) if client.write_all(&resp).is_ok() => {}
+                _ => return,
+            },
+            Some(ProxyAction::CutAfter(d)) => {
+                up.set_read_timeout(Some(d)).unwrap();
+                match read_message(&mut from_up) {
+                    Some(resp) => {
+                        up.set_read_timeout(None).unwrap();
+                        if client.write_all(&resp).is_err() {
+                            return;
+                        }
+                    }
+                    None => {
+                        let _ = client.shutdown(Shutdown::Both);
+                        // The portal goes on; its late answer is read and dropped.
+                        up.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+                        let _ = std::io::copy(&mut from_up, &mut std::io::sink());
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
