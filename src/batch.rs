@@ -126,7 +126,10 @@ pub fn parse_commands(input: &Value) -> Result<Vec<Command>, Error> {
                         .to_string();
                     let query = match o.get("params") {
                         None | Some(Value::Null) => String::new(),
-                        Some(p @ Value::Object(_)) => php_query(p),
+                        Some(p @ Value::Object(_)) => {
+                            refuse_references(&name, p)?;
+                            php_query(p)
+                        }
                         Some(_) => {
                             return Err(Error::invalid_input(
                                 "INVALID_COMMANDS",
@@ -165,6 +168,26 @@ pub fn parse_commands(input: &Value) -> Result<Vec<Command>, Error> {
             Ok(Command { name, method, text })
         })
         .collect()
+}
+
+/// Structured params are data: a value the portal would expand as a reference would be stored
+/// altered, so it is refused (references belong in `"method?query"` string commands).
+fn refuse_references(name: &str, params: &Value) -> Result<(), Error> {
+    match references_in(params) {
+        None => Ok(()),
+        Some(text) => {
+            let shown: String = text.chars().take(60).collect();
+            Err(Error::invalid_input(
+                "INVALID_COMMANDS",
+                format!(
+                    "command {name:?}: the params value {shown:?} contains a batch reference \
+                     ($result[, $next[, $total[, $time[ or $error[), which the portal would \
+                     replace inside a batch; write the command as \"method?query\" to use \
+                     references, or send this call on its own"
+                ),
+            ))
+        }
+    }
 }
 
 /// Runs the commands, 50 per request. With `halt`, the first failure stops everything after it.
@@ -316,6 +339,39 @@ fn check_references(commands: &[Command]) -> Result<(), Error> {
     Ok(())
 }
 
+/// The reference kinds the portal expands inside batch commands (§5), case-insensitively.
+const REFERENCE_KINDS: [&str; 5] = ["result", "next", "total", "time", "error"];
+
+/// True when the portal would treat part of `s` as a reference to an earlier command's result
+/// (`$result[`, `$next[`, `$total[`, `$time[`, `$error[`, any case) if `s` travelled inside a
+/// batch command: it expands such text anywhere in a value, so the value would be stored
+/// altered.
+pub fn is_reference(s: &str) -> bool {
+    let lower = s.to_ascii_lowercase();
+    lower.match_indices('$').any(|(i, _)| {
+        let after = &lower[i + 1..];
+        REFERENCE_KINDS
+            .iter()
+            .any(|k| after.strip_prefix(k).is_some_and(|r| r.starts_with('[')))
+    })
+}
+
+/// The first key or string value in `v` that the portal would expand inside a batch command.
+pub fn references_in(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => is_reference(s).then(|| s.clone()),
+        Value::Array(a) => a.iter().find_map(references_in),
+        Value::Object(m) => m.iter().find_map(|(k, x)| {
+            if is_reference(k) {
+                Some(k.clone())
+            } else {
+                references_in(x)
+            }
+        }),
+        _ => None,
+    }
+}
+
 /// Encodes parameters the way PHP's `http_build_query` does (`a[b][0]=x`), percent-encoding
 /// everything but unreserved characters, so `+` in phone numbers survives.
 pub fn php_query(params: &Value) -> String {
@@ -384,6 +440,42 @@ mod tests {
         assert!(parse_commands(&json!({"a": "batch?cmd[x]=scope"})).is_err());
         assert!(parse_commands(&json!({})).is_err());
         assert!(parse_commands(&json!({"a": 5})).is_err());
+    }
+
+    #[test]
+    fn reference_text() {
+        for yes in [
+            "$result[a]",
+            "x $Total[g0] y",
+            "$ERROR[",
+            "a$next[0][ID]",
+            "$time[x]",
+        ] {
+            assert!(is_reference(yes), "{yes}");
+        }
+        for no in [
+            "$result",
+            "$ result[a]",
+            "result[a]",
+            "$results[a]",
+            "$",
+            "US$100 [net]",
+        ] {
+            assert!(!is_reference(no), "{no}");
+        }
+        assert_eq!(
+            references_in(&json!({"fields": {"PHONE": [{"VALUE": "+1 $next[x]"}]}})),
+            Some("+1 $next[x]".to_string())
+        );
+        assert_eq!(
+            references_in(&json!({"fields": {"NAME": "Ann", "N": 5}})),
+            None
+        );
+        let e =
+            parse_commands(&json!({"c": {"method": "user.get", "params": {"ID": "$result[a]"}}}))
+                .unwrap_err();
+        assert!(e.description.contains("\"c\""), "{}", e.description);
+        assert!(parse_commands(&json!({"c": "user.get?ID=$result[a]"})).is_ok());
     }
 
     #[test]

@@ -463,3 +463,28 @@ fn bulk_lookup_pages_past_a_full_page_of_duplicates() {
     assert_eq!(e["details"]["ids"].as_array().unwrap().len(), 3);
     assert!(e["details"]["ids"].as_array().unwrap().contains(&twins[1]));
 }
+
+#[test]
+fn export_filter_that_looks_like_a_batch_reference_is_not_rewritten() {
+    let (_emu, c) = setup();
+    // Inside a chained batch the portal would turn "$total[p0]" in the filter of page 2 into
+    // page 1's total ("0"), and page 2 would list the "x 0" contacts instead.
+    for i in 0..70 {
+        let name = if i < 60 { "x $total[p0]" } else { "x 0" };
+        ok(api::create(
+            &c,
+            Entity::Contact,
+            &json!({"NAME": name, "LAST_NAME": i.to_string()}).to_string(),
+        ));
+    }
+    let full = env(&api::export(
+        &c,
+        "crm.contact.list",
+        Some(r#"{"filter":{"%NAME":"$total[p0]"},"select":["NAME"]}"#),
+        None,
+        5,
+    ));
+    let rows = full["result"].as_array().unwrap();
+    assert_eq!(rows.len(), 60);
+    assert!(rows.iter().all(|r| r["NAME"] == json!("x $total[p0]")));
+}

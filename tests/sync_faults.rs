@@ -300,6 +300,71 @@ fn bulk_write_batch_cut_off_by_the_gateway_is_written_once() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 2. Text the portal would expand inside a batch never travels inside one.
+
+#[test]
+fn bulk_values_that_look_like_batch_references_are_stored_verbatim() {
+    let limit = Duration::from_secs(1);
+    let emu = portal(limit);
+    let c = client(&emu.webhook_url(), limit, json!({}));
+    let mut recs = records(60, "ref");
+    recs[1]["COMMENTS"] = json!("c $result[r0] d");
+    recs[2][GUID_FIELD] = json!("$total[g0]");
+    recs[3]["COMMENTS"] = json!("$RESULT[r1][ID]");
+    recs[4]["PHONE"] = json!([{"VALUE": "$next[x] 1", "VALUE_TYPE": "WORK"}]);
+    recs[5][GUID_FIELD] = json!("x $error[g0] y");
+    for run in ["first", "second"] {
+        let full = bulk(&c, &recs);
+        let rows = full["result"].as_array().unwrap();
+        let created = if run == "first" { 60 } else { 0 };
+        assert_eq!(
+            full["summary"],
+            json!({"created": created, "updated": 60 - created, "failed": 0}),
+            "{run} run: {}",
+            full["summary"]
+        );
+        assert_eq!(emu.entity_count(EntityKind::Contact), 60, "{run} run");
+        let stored = |i: usize| {
+            emu.entity(EntityKind::Contact, rows[i]["id"].as_u64().unwrap())
+                .unwrap()
+        };
+        assert_eq!(stored(1)["COMMENTS"], json!("c $result[r0] d"));
+        assert_eq!(stored(2)[GUID_FIELD], json!("$total[g0]"));
+        assert_eq!(stored(3)["COMMENTS"], json!("$RESULT[r1][ID]"));
+        assert_eq!(stored(4)["PHONE"][0]["VALUE"], json!("$next[x] 1"));
+        assert_eq!(stored(5)[GUID_FIELD], json!("x $error[g0] y"));
+        assert_eq!(stored(10)["NAME"], json!("ref 10"));
+    }
+}
+
+#[test]
+fn batch_refuses_structured_params_the_portal_would_rewrite() {
+    let limit = Duration::from_secs(1);
+    let emu = portal(limit);
+    let c = client(&emu.webhook_url(), limit, json!({}));
+    let cmds = json!({
+        "ok": {"method": "crm.contact.add", "params": {"fields": {"NAME": "fine"}}},
+        "bad": {"method": "crm.contact.add", "params": {"fields": {"NAME": "x", "COMMENTS": "a $Result[ok] b"}}},
+    });
+    let e = err(api::batch(&c, &cmds.to_string(), false));
+    assert_eq!(
+        (e["kind"].as_str(), e["code"].as_str()),
+        (Some("invalid_input"), Some("INVALID_COMMANDS"))
+    );
+    let d = e["description"].as_str().unwrap();
+    assert!(d.contains("\"bad\"") && d.contains("$Result[ok]"), "{d}");
+    assert_eq!(emu.stats().by_method.get("batch"), None, "nothing sent");
+    // In "method?query" commands references are the caller's, and they work.
+    let full = env(&api::batch(
+        &c,
+        r#"{"a": "crm.contact.add?fields[NAME]=A", "b": "crm.contact.get?id=$result[a]"}"#,
+        true,
+    ));
+    let res = &full["result"]["result"];
+    assert_eq!(res["b"]["ID"], json!(res["a"].to_string()));
+}
+
+// ---------------------------------------------------------------------------------------------
 // A loopback HTTP proxy in front of the emulator, for what happens between the portal and the
 // client: a connection that breaks while the portal still runs the request.
 

@@ -1,7 +1,8 @@
 //! Bulk upsert: many records by GUID through `batch`, lookups pipelined with writes.
 //!
 //! A write that may have run is looked up again only once it can no longer be running (see
-//! `settle`), so the lookup cannot miss it and send it twice.
+//! `settle`), so the lookup cannot miss it and send it twice. A record whose values the portal
+//! would rewrite inside a batch (`$result[...]` and the like) goes as a JSON call.
 
 mod apply;
 mod lookup;
@@ -11,14 +12,14 @@ mod send;
 use super::guid::{guid_field, guid_of, Claim};
 use super::settle::MARGIN;
 use super::Upserted;
-use crate::batch::BATCH_LIMIT;
+use crate::batch::{self, BATCH_LIMIT};
 use crate::client::Client;
 use crate::crm::{self, Entity, WriteRequest};
 use crate::error::Error;
 use apply::{Fate, Hints, Ledger, Write};
 use lookup::lookup_segments;
 use plan::Planner;
-use send::send;
+use send::{send, Work};
 use serde_json::{json, Map, Value};
 use std::collections::HashSet;
 use std::sync::{mpsc, Mutex};
@@ -47,6 +48,9 @@ const SETTLE_WAITS: u32 = 2;
 struct Record {
     guid: String,
     req: WriteRequest,
+    /// Its values hold text the portal expands inside a batch (`$result[...]`...): it must go as
+    /// a JSON call.
+    json_only: bool,
 }
 
 /// Per-record result: `{"guid","id","created"}` or `{"guid","error":{...}}`.
@@ -137,7 +141,14 @@ fn parse_records(
                 ));
             }
             match guid_of(req.fields.get(field)) {
-                Some(guid) => Ok(Record { guid, req }),
+                Some(guid) => {
+                    let json_only = batch::references_in(&req.to_params(None)).is_some();
+                    Ok(Record {
+                        guid,
+                        req,
+                        json_only,
+                    })
+                }
                 None => Err(Error::invalid_input(
                     "MISSING_GUID",
                     format!("record {i} has no GUID in {field}"),
@@ -227,7 +238,7 @@ impl Round<'_> {
             g.and_then(|g| hints.settles.get(g).copied())
         };
         now.sort_by_key(|i| (settles(i), *i)); // None (settled) first
-        let (work_tx, work_rx) = mpsc::channel::<Vec<Write>>();
+        let (work_tx, work_rx) = mpsc::channel::<Work>();
         let work_rx = Mutex::new(work_rx);
         let (msg_tx, msg_rx) = mpsc::channel::<Msg>();
         std::thread::scope(|s| {
@@ -263,7 +274,7 @@ impl Round<'_> {
         hints: &Hints,
         allowance: &mut Duration,
         msg_tx: &mpsc::Sender<Msg>,
-        work_tx: &mpsc::Sender<Vec<Write>>,
+        work_tx: &mpsc::Sender<Work>,
     ) {
         let planner = Planner {
             client: self.client,
@@ -290,21 +301,26 @@ impl Round<'_> {
             for m in msgs {
                 let _ = msg_tx.send(m);
             }
-            for chunk in plan.batched.chunks(BATCH_LIMIT) {
-                if work_tx.send(chunk.to_vec()).is_err() {
+            let batches = plan
+                .batched
+                .chunks(BATCH_LIMIT)
+                .map(|c| Work::Batch(c.to_vec()));
+            let singles = plan.single.into_iter().map(Work::Single);
+            for w in batches.chain(singles) {
+                if work_tx.send(w).is_err() {
                     return;
                 }
             }
         }
     }
 
-    /// A writer thread: sends queued write batches until the queue closes.
-    fn write_all(&self, work_rx: &Mutex<mpsc::Receiver<Vec<Write>>>, msg_tx: &mpsc::Sender<Msg>) {
+    /// A writer thread: sends queued work until the queue closes.
+    fn write_all(&self, work_rx: &Mutex<mpsc::Receiver<Work>>, msg_tx: &mpsc::Sender<Msg>) {
         // Bounded by the queue: the lookup thread closes it when it is done.
         loop {
             let next = work_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
-            let Ok(writes) = next else { break };
-            let fates = send(self.client, self.entity, self.parsed, writes);
+            let Ok(work) = next else { break };
+            let fates = send(self.client, self.entity, self.parsed, work);
             if msg_tx.send(Msg::Wrote(fates)).is_err() {
                 break;
             }

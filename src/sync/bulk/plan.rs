@@ -4,12 +4,14 @@
 use super::apply::{Hints, Write};
 use super::lookup::lookup_many;
 use super::{Outcome, Record};
+use crate::batch;
 use crate::client::Client;
 use crate::crm::Entity;
 use crate::error::{Error, ErrorKind};
-use crate::sync::guid::ambiguous;
+use crate::sync::guid::{ambiguous, find_by_guid};
 use crate::sync::settle::wait_until;
 use crate::sync::Upserted;
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// A segment's plan.
@@ -19,8 +21,10 @@ pub(super) struct Plan {
     pub decided: Vec<(usize, Outcome)>,
     /// Records whose doubtful add the lookup proved absent.
     pub cleared: Vec<usize>,
-    /// Writes, to go in batches.
+    /// Writes that can go in a batch.
     pub batched: Vec<Write>,
+    /// Writes that must go as JSON calls (a batch would rewrite their values).
+    pub single: Vec<Write>,
 }
 
 /// What planning needs.
@@ -44,8 +48,7 @@ impl Planner<'_> {
     pub fn plan(&self, segment: &[usize], allowance: &mut Duration) -> Result<Plan, Error> {
         let mut plan = Plan::default();
         let ready = self.settled(segment, allowance, &mut plan);
-        let guids: Vec<String> = ready.iter().map(|&i| self.rec(i).guid.clone()).collect();
-        let found = lookup_many(self.client, self.entity, self.field, &guids)?;
+        let found = self.lookup(&ready)?;
         for i in ready {
             let ids = found
                 .get(&self.rec(i).guid)
@@ -83,6 +86,21 @@ impl Planner<'_> {
         ready
     }
 
+    /// Looks the GUIDs up. GUIDs a batch would rewrite (`$result[...]` and the like) are looked
+    /// up one by one as JSON calls.
+    fn lookup(&self, records: &[usize]) -> Result<HashMap<String, Vec<i64>>, Error> {
+        let guids: Vec<&String> = records.iter().map(|&i| &self.rec(i).guid).collect();
+        let (raw, plain): (Vec<&String>, Vec<&String>) =
+            guids.into_iter().partition(|g| batch::is_reference(g));
+        let plain: Vec<String> = plain.into_iter().cloned().collect();
+        let mut found = lookup_many(self.client, self.entity, self.field, &plain)?;
+        for g in raw {
+            let ids = find_by_guid(self.client, self.entity, g)?;
+            found.insert(g.clone(), ids);
+        }
+        Ok(found)
+    }
+
     fn decide(&self, i: usize, ids: &[i64], plan: &mut Plan) {
         let rec = self.rec(i);
         let update_id = match ids {
@@ -106,9 +124,14 @@ impl Planner<'_> {
                 return plan.decided.push((i, Err(e)));
             }
         };
-        plan.batched.push(Write {
+        let w = Write {
             index: i,
             update_id,
-        });
+        };
+        if rec.json_only {
+            plan.single.push(w);
+        } else {
+            plan.batched.push(w);
+        }
     }
 }

@@ -1,24 +1,54 @@
-//! Sending writes, 50 per batch.
+//! Sending writes: 50 per batch, or one JSON call for a record a batch would alter.
 
 use super::apply::{Fate, Write};
 use super::Record;
 use crate::batch::{self, BatchOutcome, Command};
-use crate::client::Client;
+use crate::client::{Client, Response};
 use crate::crm::Entity;
 use crate::error::Error;
 use crate::sync::settle::{judge, settles_at, Verdict};
 
-/// Sends up to 50 writes in one `batch` and tells what became of each.
+/// A unit of work for a writer thread.
+#[derive(Debug)]
+pub(super) enum Work {
+    /// Up to 50 writes in one `batch`.
+    Batch(Vec<Write>),
+    /// One write as a JSON call: its values hold text the portal would expand inside a batch.
+    Single(Write),
+}
+
+/// Sends one unit and tells what became of each write.
 pub(super) fn send(
     client: &Client,
     entity: Entity,
     parsed: &[Option<Record>],
-    writes: Vec<Write>,
+    work: Work,
 ) -> Vec<(Write, Fate)> {
-    let cmds: Vec<Command> = writes.iter().map(|w| command(entity, parsed, w)).collect();
-    let outcome = batch::run(client, &cmds, false);
-    let fates = batch_fates(client, &cmds, outcome);
-    writes.into_iter().zip(fates).collect()
+    match work {
+        Work::Batch(writes) => {
+            let cmds: Vec<Command> = writes.iter().map(|w| command(entity, parsed, w)).collect();
+            let outcome = batch::run(client, &cmds, false);
+            let fates = batch_fates(client, &cmds, outcome);
+            writes.into_iter().zip(fates).collect()
+        }
+        Work::Single(w) => {
+            let req = &parsed[w.index]
+                .as_ref()
+                .expect("planned records parsed")
+                .req;
+            let r = client.call(&method(entity, &w), &req.to_params(w.update_id));
+            let fate = single_fate(client, r);
+            vec![(w, fate)]
+        }
+    }
+}
+
+fn method(entity: Entity, w: &Write) -> String {
+    entity.method(if w.update_id.is_some() {
+        "update"
+    } else {
+        "add"
+    })
 }
 
 fn command(entity: Entity, parsed: &[Option<Record>], w: &Write) -> Command {
@@ -26,11 +56,7 @@ fn command(entity: Entity, parsed: &[Option<Record>], w: &Write) -> Command {
         .as_ref()
         .expect("planned records parsed")
         .req;
-    let method = entity.method(if w.update_id.is_some() {
-        "update"
-    } else {
-        "add"
-    });
+    let method = method(entity, w);
     let text = format!("{method}?{}", batch::php_query(&req.to_params(w.update_id)));
     Command {
         name: format!("r{}", w.index),
@@ -45,6 +71,13 @@ fn failed(client: &Client, e: Error) -> Fate {
         Verdict::NotRun => Fate::NotRun,
         Verdict::Refused => Fate::Refused(e),
         Verdict::MayHaveRun => Fate::Unknown(settles_at(client)),
+    }
+}
+
+fn single_fate(client: &Client, r: Result<Response, Error>) -> Fate {
+    match r {
+        Ok(resp) => Fate::Ran(resp.result),
+        Err(e) => failed(client, e),
     }
 }
 
