@@ -1,8 +1,8 @@
 //! `batch`: up to 50 commands per request; longer lists are split transparently, results keep
 //! the caller's names, and every per-command error is reported, never dropped.
 
-use crate::client::{validate_method, Client, Repeat};
-use crate::error::Error;
+use crate::client::{validate_method, Client, Repeat, Response};
+use crate::error::{Error, ErrorKind};
 use serde_json::{json, Map, Value};
 
 /// Bitrix runs at most this many commands per `batch` request.
@@ -211,11 +211,12 @@ pub fn run(client: &Client, commands: &[Command], halt: bool) -> Result<BatchOut
             .iter()
             .map(|c| (c.name.clone(), Value::String(c.text.clone())))
             .collect();
-        let resp = match client.call_with(
+        let answer = client.call_with(
             "batch",
             &json!({ "halt": if halt { 1 } else { 0 }, "cmd": cmd }),
             repeat,
-        ) {
+        );
+        let resp = match answer.and_then(|r| envelope(client, r)) {
             Ok(r) => r,
             // A chunk that failed as a whole: earlier chunks' results are kept and reported.
             Err(e) if i > 0 => {
@@ -269,6 +270,26 @@ pub fn run(client: &Client, commands: &[Command], halt: bool) -> Result<BatchOut
         }
     }
     Ok(out)
+}
+
+/// A batch answer must carry its `result` and `result_error` maps (an empty one is `[]`).
+/// Anything else says nothing about which commands ran, and must not read as "none did".
+fn envelope(client: &Client, resp: Response) -> Result<Response, Error> {
+    let is_map = |k: &str| {
+        resp.result
+            .get(k)
+            .is_some_and(|v| v.is_object() || v.is_array())
+    };
+    if is_map("result") && is_map("result_error") {
+        return Ok(resp);
+    }
+    let text = client.config().webhook.mask(&resp.result.to_string());
+    let shown: String = text.chars().take(120).collect();
+    Err(Error::new(
+        ErrorKind::Protocol,
+        "INVALID_RESPONSE",
+        format!("the batch answer has no result/result_error maps: {shown}"),
+    ))
 }
 
 fn partial_json(out: &BatchOutcome) -> Value {

@@ -365,13 +365,50 @@ fn batch_refuses_structured_params_the_portal_would_rewrite() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 5. A write batch answered with something that is not a batch answer may have run.
+
+#[test]
+fn write_batch_answered_with_an_empty_200_is_resolved_by_lookup() {
+    let limit = Duration::from_secs(1);
+    let emu = portal(limit);
+    let proxy = Proxy::start(&emu);
+    let c = client(&proxy.webhook_url(&emu), limit, json!({}));
+    proxy.on("batch", ProxyAction::Pass); // the lookup
+    proxy.on("batch", ProxyAction::EmptyOk); // a write batch: it ran
+    proxy.on("batch", ProxyAction::HalfBody); // the other write batch: it ran too
+    let recs = records(100, "empty");
+    let full = bulk(&c, &recs);
+    let rows = full["result"].as_array().unwrap();
+    assert_eq!(
+        full["summary"],
+        json!({"created": 100, "updated": 0, "failed": 0}),
+        "{}",
+        full["summary"]
+    );
+    assert_eq!(assert_truthful(&emu, rows, &names_of(&recs)), [100, 0, 0]);
+    assert_eq!(
+        emu.stats().by_method.get("crm.contact.add"),
+        Some(&100),
+        "none re-sent"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // A loopback HTTP proxy in front of the emulator, for what happens between the portal and the
-// client: a connection that breaks while the portal still runs the request.
+// client: a connection that breaks while the portal still runs the request, an answer replaced
+// by an empty 200 after the request ran.
 
 #[derive(Clone, Copy, Debug)]
 enum ProxyAction {
     /// Close the client's connection if the answer takes longer; the portal is not told.
     CutAfter(Duration),
+    /// Forward the request, wait for the portal's answer, then answer the client an empty 200.
+    EmptyOk,
+    /// Forward the request, then pass the portal's answer on with its body cut in half (and a
+    /// Content-Length to match, so only the JSON is broken).
+    HalfBody,
+    /// Forward both ways untouched (to skip requests in the queue).
+    Pass,
 }
 
 type Rules = Arc<Mutex<VecDeque<(String, ProxyAction)>>>;
@@ -470,10 +507,27 @@ fn relay(client: TcpStream, up: TcpStream, rules: &Rules) {
             return;
         }
         match action {
-            None => match read_message(&mut from_up) {
+            None | Some(ProxyAction::Pass) => match read_message(&mut from_up) {
                 Some(resp) if client.write_all(&resp).is_ok() => {}
                 _ => return,
             },
+            Some(ProxyAction::EmptyOk) => {
+                if read_message(&mut from_up).is_none() {
+                    return;
+                }
+                let empty = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 0\r\n\r\n";
+                if client.write_all(empty).is_err() {
+                    return;
+                }
+            }
+            Some(ProxyAction::HalfBody) => {
+                let Some(resp) = read_message(&mut from_up) else {
+                    return;
+                };
+                if client.write_all(&half_body(&resp)).is_err() {
+                    return;
+                }
+            }
             Some(ProxyAction::CutAfter(d)) => {
                 up.set_read_timeout(Some(d)).unwrap();
                 match read_message(&mut from_up) {
@@ -494,4 +548,23 @@ fn relay(client: TcpStream, up: TcpStream, rules: &Rules) {
             }
         }
     }
+}
+
+/// The same answer with half its body and the Content-Length fixed to match.
+fn half_body(resp: &[u8]) -> Vec<u8> {
+    let split = resp.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let (head, body) = resp.split_at(split);
+    let body = &body[..body.len() / 2];
+    let head: String = String::from_utf8_lossy(head)
+        .split("\r\n")
+        .map(|l| {
+            if l.to_ascii_lowercase().starts_with("content-length:") {
+                format!("Content-Length: {}", body.len())
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    [head.as_bytes(), body].concat()
 }

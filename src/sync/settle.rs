@@ -38,7 +38,8 @@ pub(crate) enum Verdict {
     NotRun,
     /// The portal answered that it did not do it: nothing was written.
     Refused,
-    /// It may have run: a lost or broken answer, a timeout, a 5xx.
+    /// It may have run: a lost or broken answer, a timeout, a 5xx, an answer that is not the
+    /// protocol.
     MayHaveRun,
 }
 
@@ -52,9 +53,10 @@ pub(crate) fn judge(e: &Error) -> Verdict {
         | ErrorKind::Auth
         | ErrorKind::Access
         | ErrorKind::NotFound
-        | ErrorKind::Conflict
-        | ErrorKind::Protocol => Verdict::Refused,
-        ErrorKind::Transport | ErrorKind::Timeout | ErrorKind::Server => Verdict::MayHaveRun,
+        | ErrorKind::Conflict => Verdict::Refused,
+        ErrorKind::Transport | ErrorKind::Timeout | ErrorKind::Server | ErrorKind::Protocol => {
+            Verdict::MayHaveRun
+        }
     }
 }
 

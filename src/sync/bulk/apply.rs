@@ -93,7 +93,8 @@ impl Ledger {
             (Fate::Ran(_), Some(id)) => self.decide(i, Ok(Upserted { id, created: false })),
             (Fate::Ran(v), None) => match id_of(&v) {
                 Some(id) => self.decide(i, added(id)),
-                None => self.decide(i, Err(no_id(&v))),
+                // It ran and finished, but named no ID: the next lookup tells.
+                None => self.apply(w, Fate::Unknown(Instant::now()), again),
             },
             (Fate::Refused(e), _) => self.decide(i, Err(e)),
             (Fate::NotRun, _) => again.push(i),
@@ -122,12 +123,4 @@ impl Ledger {
         }
         self.results
     }
-}
-
-fn no_id(v: &Value) -> Error {
-    Error::new(
-        ErrorKind::Protocol,
-        "INVALID_RESPONSE",
-        format!("add returned {v}, not an ID"),
-    )
 }

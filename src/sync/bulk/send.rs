@@ -7,6 +7,7 @@ use crate::client::{Client, Response};
 use crate::crm::Entity;
 use crate::error::Error;
 use crate::sync::settle::{judge, settles_at, Verdict};
+use std::time::Instant;
 
 /// A unit of work for a writer thread.
 #[derive(Debug)]
@@ -65,7 +66,8 @@ fn command(entity: Entity, parsed: &[Option<Record>], w: &Write) -> Command {
     }
 }
 
-/// A failed request that carried writes: refused before running, refused, or may have run.
+/// A failed request that carried writes: refused before running, refused, or may have run
+/// (anything else, an answer that is not a batch envelope included).
 fn failed(client: &Client, e: Error) -> Fate {
     match judge(&e) {
         Verdict::NotRun => Fate::NotRun,
@@ -100,7 +102,9 @@ fn batch_fates(
                 // Refused before running: safe to send again in the next round.
                 Some(e) if refused_before_running(&e) => Fate::NotRun,
                 Some(e) => Fate::Refused(e),
-                None => Fate::NotRun,
+                // Without `halt` every command runs and is answered; one the answer does not
+                // mention may have run. The request is over, so it is not running any more.
+                None => Fate::Unknown(Instant::now()),
             }
         })
         .collect()
