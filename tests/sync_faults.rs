@@ -365,6 +365,55 @@ fn batch_refuses_structured_params_the_portal_would_rewrite() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 3. A bad lookup answer costs a retry, or at worst its own segment.
+
+#[test]
+fn one_broken_lookup_answer_is_retried() {
+    let limit = Duration::from_secs(1);
+    let emu = portal(limit);
+    let proxy = Proxy::start(&emu);
+    let c = client(&proxy.webhook_url(&emu), limit, json!({"max_retries": 0}));
+    proxy.on("batch", ProxyAction::HalfBody);
+    let recs = records(1000, "lk");
+    let full = bulk(&c, &recs);
+    assert_eq!(
+        full["summary"],
+        json!({"created": 1000, "updated": 0, "failed": 0}),
+        "{}",
+        full["result"][0]
+    );
+    assert_eq!(emu.entity_count(EntityKind::Contact), 1000);
+}
+
+#[test]
+fn a_lookup_that_keeps_failing_fails_only_its_segment() {
+    let limit = Duration::from_secs(1);
+    let emu = portal(limit);
+    let proxy = Proxy::start(&emu);
+    let c = client(&proxy.webhook_url(&emu), limit, json!({"max_retries": 0}));
+    // The first lookup (the first 250 GUIDs) is the only request until it is answered: every
+    // attempt at it gets a broken answer.
+    for _ in 0..3 {
+        proxy.on("batch", ProxyAction::HalfBody);
+    }
+    let recs = records(1000, "seg");
+    let full = bulk(&c, &recs);
+    let rows = full["result"].as_array().unwrap();
+    assert_eq!(
+        full["summary"],
+        json!({"created": 750, "updated": 0, "failed": 250}),
+        "{}",
+        full["summary"]
+    );
+    assert!(
+        rows[..250].iter().all(|r| code(r) == "INVALID_RESPONSE"),
+        "{}",
+        rows[0]
+    );
+    assert_eq!(assert_truthful(&emu, rows, &names_of(&recs)), [750, 0, 250]);
+}
+
+// ---------------------------------------------------------------------------------------------
 // 5. A write batch answered with something that is not a batch answer may have run.
 
 #[test]

@@ -287,8 +287,8 @@ impl Round<'_> {
             let plan = match planner.plan(segment, allowance) {
                 Ok(p) => p,
                 Err(e) => {
-                    // The lookup failed (access, a field the portal ignores...): nothing more
-                    // can be decided safely.
+                    // A lookup failed in a way every lookup would (access, a field the portal
+                    // ignores...): nothing more can be decided safely.
                     let left = now.iter().skip_while(|i| !segment.contains(i));
                     for i in left {
                         let _ = msg_tx.send(Msg::Decided(*i, Err(e.clone())));

@@ -9,10 +9,13 @@ use crate::client::Client;
 use crate::crm::Entity;
 use crate::error::{Error, ErrorKind};
 use crate::sync::guid::{ambiguous, find_by_guid};
-use crate::sync::settle::wait_until;
+use crate::sync::settle::{judge, wait_until, Verdict};
 use crate::sync::Upserted;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
+
+/// Attempts per lookup (they are safe to repeat).
+const LOOKUP_ATTEMPTS: u32 = 3;
 
 /// A segment's plan.
 #[derive(Default)]
@@ -44,11 +47,20 @@ impl Planner<'_> {
     }
 
     /// Plans one segment. `allowance` is what is left of the bulk's time for waiting on writes
-    /// that may still be running.
+    /// that may still be running. An error is one that any other lookup would meet too.
     pub fn plan(&self, segment: &[usize], allowance: &mut Duration) -> Result<Plan, Error> {
         let mut plan = Plan::default();
         let ready = self.settled(segment, allowance, &mut plan);
-        let found = self.lookup(&ready)?;
+        let found = match self.lookup(&ready) {
+            Ok(f) => f,
+            Err(e) if judge(&e) == Verdict::Refused => return Err(e),
+            Err(e) => {
+                // Only this segment fails; the others go on.
+                plan.decided
+                    .extend(ready.iter().map(|&i| (i, Err(e.clone()))));
+                return Ok(plan);
+            }
+        };
         for i in ready {
             let ids = found
                 .get(&self.rec(i).guid)
@@ -86,16 +98,16 @@ impl Planner<'_> {
         ready
     }
 
-    /// Looks the GUIDs up. GUIDs a batch would rewrite (`$result[...]` and the like) are looked
-    /// up one by one as JSON calls.
+    /// Looks the GUIDs up, retrying a failed lookup a few times. GUIDs a batch would rewrite
+    /// (`$result[...]` and the like) are looked up one by one as JSON calls.
     fn lookup(&self, records: &[usize]) -> Result<HashMap<String, Vec<i64>>, Error> {
         let guids: Vec<&String> = records.iter().map(|&i| &self.rec(i).guid).collect();
         let (raw, plain): (Vec<&String>, Vec<&String>) =
             guids.into_iter().partition(|g| batch::is_reference(g));
         let plain: Vec<String> = plain.into_iter().cloned().collect();
-        let mut found = lookup_many(self.client, self.entity, self.field, &plain)?;
+        let mut found = retried(|| lookup_many(self.client, self.entity, self.field, &plain))?;
         for g in raw {
-            let ids = find_by_guid(self.client, self.entity, g)?;
+            let ids = retried(|| find_by_guid(self.client, self.entity, g))?;
             found.insert(g.clone(), ids);
         }
         Ok(found)
@@ -132,6 +144,21 @@ impl Planner<'_> {
             plan.single.push(w);
         } else {
             plan.batched.push(w);
+        }
+    }
+}
+
+/// Runs a lookup up to [`LOOKUP_ATTEMPTS`] times, pausing briefly between attempts; an error the
+/// portal would repeat (access, a field it ignores) is returned at once.
+fn retried<T>(mut f: impl FnMut() -> Result<T, Error>) -> Result<T, Error> {
+    let mut attempt = 0;
+    loop {
+        match f() {
+            Err(e) if judge(&e) != Verdict::Refused && attempt + 1 < LOOKUP_ATTEMPTS => {
+                std::thread::sleep(Duration::from_millis(250 << attempt));
+                attempt += 1;
+            }
+            r => return r,
         }
     }
 }
