@@ -414,6 +414,33 @@ fn a_lookup_that_keeps_failing_fails_only_its_segment() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 4. A write that may have run is reported OUTCOME_UNKNOWN, whatever fails after it.
+
+#[test]
+fn writes_answered_by_a_fault_that_never_stops_are_outcome_unknown() {
+    let limit = Duration::from_secs(1);
+    let emu = portal(limit);
+    let c = client(&emu.webhook_url(), limit, json!({"max_retries": 1}));
+    // The first lookup passes; every later batch runs and loses its answer.
+    emu.inject(pass("batch", 1));
+    emu.inject(fault("batch", 1000, FaultAction::ResetAfterExecute));
+    let recs = records(120, "lost");
+    let full = bulk(&c, &recs);
+    emu.clear_faults();
+    settle(limit);
+    let rows = full["result"].as_array().unwrap();
+    for r in rows {
+        assert_eq!(code(r), "OUTCOME_UNKNOWN", "{r}");
+        assert_eq!(
+            r["error"]["details"]["cause"]["code"],
+            json!("OUTCOME_UNKNOWN")
+        );
+    }
+    assert_eq!(assert_truthful(&emu, rows, &names_of(&recs)), [0, 120, 0]);
+    assert_eq!(emu.entity_count(EntityKind::Contact), 120, "each sent once");
+}
+
+// ---------------------------------------------------------------------------------------------
 // 5. A write batch answered with something that is not a batch answer may have run.
 
 #[test]

@@ -3,6 +3,7 @@
 use super::{Outcome, Results};
 use crate::error::{Error, ErrorKind};
 use crate::sync::guid::id_of;
+use crate::sync::settle::outcome_unknown;
 use crate::sync::Upserted;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -25,13 +26,19 @@ pub(super) enum Fate {
     /// It was refused before it ran: safe to send again.
     NotRun,
     /// It may have run, and may still be running until the instant given.
-    Unknown(Instant),
+    Unknown(Error, Instant),
+}
+
+/// Records whose last write may have run.
+struct Doubt {
+    cause: Error,
 }
 
 /// Every record's outcome so far, kept on the calling thread.
 pub(super) struct Ledger {
     pub results: Results,
     guids: Vec<Option<String>>,
+    doubt: HashMap<usize, Doubt>,
     /// Records whose doubtful write was an add: a lookup that finds the GUID resolves them.
     doubt_adds: HashSet<usize>,
     /// GUID → the instant after which none of its writes can still be running.
@@ -50,6 +57,7 @@ impl Ledger {
         Ledger {
             results,
             guids,
+            doubt: HashMap::new(),
             doubt_adds: HashSet::new(),
             settles: HashMap::new(),
         }
@@ -74,14 +82,23 @@ impl Ledger {
         h
     }
 
-    /// Records an outcome.
+    /// Records an outcome. A failure of a record whose earlier write may have run is reported
+    /// as OUTCOME_UNKNOWN: that write may be on the portal, whatever failed afterwards.
     pub fn decide(&mut self, i: usize, outcome: Outcome) {
         self.doubt_adds.remove(&i);
+        let outcome = match (outcome, self.doubt.remove(&i)) {
+            (Err(e), Some(d)) => {
+                let why = format!("afterwards: {}", e.last_error_text());
+                Err(outcome_unknown(&d.cause, &why))
+            }
+            (o, _) => o,
+        };
         self.results[i] = Some((self.guids[i].clone(), outcome));
     }
 
     /// A lookup proved the record's doubtful add absent: it did not run.
     pub fn clear(&mut self, i: usize) {
+        self.doubt.remove(&i);
         self.doubt_adds.remove(&i);
     }
 
@@ -94,11 +111,12 @@ impl Ledger {
             (Fate::Ran(v), None) => match id_of(&v) {
                 Some(id) => self.decide(i, added(id)),
                 // It ran and finished, but named no ID: the next lookup tells.
-                None => self.apply(w, Fate::Unknown(Instant::now()), again),
+                None => self.apply(w, Fate::Unknown(no_id(&v), Instant::now()), again),
             },
             (Fate::Refused(e), _) => self.decide(i, Err(e)),
             (Fate::NotRun, _) => again.push(i),
-            (Fate::Unknown(at), update_id) => {
+            (Fate::Unknown(cause, at), update_id) => {
+                self.doubt.insert(i, Doubt { cause });
                 if update_id.is_none() {
                     self.doubt_adds.insert(i);
                 }
@@ -123,4 +141,12 @@ impl Ledger {
         }
         self.results
     }
+}
+
+fn no_id(v: &Value) -> Error {
+    Error::new(
+        ErrorKind::Protocol,
+        "INVALID_RESPONSE",
+        format!("add returned {v}, not an ID"),
+    )
 }

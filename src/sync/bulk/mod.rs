@@ -1,8 +1,9 @@
 //! Bulk upsert: many records by GUID through `batch`, lookups pipelined with writes.
 //!
-//! A write that may have run is looked up again only once it can no longer be running (see
-//! `settle`), so the lookup cannot miss it and send it twice. A record whose values the portal
-//! would rewrite inside a batch (`$result[...]` and the like) goes as a JSON call.
+//! What each record's result promises: written (`id`) means it is on the portal once; a failure
+//! means nothing of it was written; OUTCOME_UNKNOWN means it may have been written and was not
+//! sent again. A write that may have run is looked up again only once it can no longer be
+//! running (see `settle`); a value the portal would rewrite inside a batch goes as a JSON call.
 
 mod apply;
 mod lookup;

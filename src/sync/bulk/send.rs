@@ -5,7 +5,7 @@ use super::Record;
 use crate::batch::{self, BatchOutcome, Command};
 use crate::client::{Client, Response};
 use crate::crm::Entity;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::sync::settle::{judge, settles_at, Verdict};
 use std::time::Instant;
 
@@ -72,7 +72,7 @@ fn failed(client: &Client, e: Error) -> Fate {
     match judge(&e) {
         Verdict::NotRun => Fate::NotRun,
         Verdict::Refused => Fate::Refused(e),
-        Verdict::MayHaveRun => Fate::Unknown(settles_at(client)),
+        Verdict::MayHaveRun => Fate::Unknown(e, settles_at(client)),
     }
 }
 
@@ -104,7 +104,7 @@ fn batch_fates(
                 Some(e) => Fate::Refused(e),
                 // Without `halt` every command runs and is answered; one the answer does not
                 // mention may have run. The request is over, so it is not running any more.
-                None => Fate::Unknown(Instant::now()),
+                None => Fate::Unknown(unmentioned(&c.name), Instant::now()),
             }
         })
         .collect()
@@ -118,4 +118,12 @@ fn refused_before_running(e: &Error) -> bool {
     ]
     .iter()
     .any(|c| c.eq_ignore_ascii_case(&e.code))
+}
+
+fn unmentioned(name: &str) -> Error {
+    Error::new(
+        ErrorKind::Protocol,
+        "INVALID_RESPONSE",
+        format!("the batch answer does not mention command {name}"),
+    )
 }
