@@ -1,8 +1,8 @@
 //! `batch`: up to 50 commands per request; longer lists are split transparently, results keep
 //! the caller's names, and every per-command error is reported, never dropped.
 
-use crate::client::{validate_method, Client, Repeat};
-use crate::error::Error;
+use crate::client::{validate_method, Client, Repeat, Response};
+use crate::error::{Error, ErrorKind};
 use serde_json::{json, Map, Value};
 
 /// Bitrix runs at most this many commands per `batch` request.
@@ -126,7 +126,10 @@ pub fn parse_commands(input: &Value) -> Result<Vec<Command>, Error> {
                         .to_string();
                     let query = match o.get("params") {
                         None | Some(Value::Null) => String::new(),
-                        Some(p @ Value::Object(_)) => php_query(p),
+                        Some(p @ Value::Object(_)) => {
+                            refuse_references(&name, p)?;
+                            php_query(p)
+                        }
                         Some(_) => {
                             return Err(Error::invalid_input(
                                 "INVALID_COMMANDS",
@@ -167,6 +170,26 @@ pub fn parse_commands(input: &Value) -> Result<Vec<Command>, Error> {
         .collect()
 }
 
+/// Structured params are data: a value the portal would expand as a reference would be stored
+/// altered, so it is refused (references belong in `"method?query"` string commands).
+fn refuse_references(name: &str, params: &Value) -> Result<(), Error> {
+    match references_in(params) {
+        None => Ok(()),
+        Some(text) => {
+            let shown: String = text.chars().take(60).collect();
+            Err(Error::invalid_input(
+                "INVALID_COMMANDS",
+                format!(
+                    "command {name:?}: the params value {shown:?} contains a batch reference \
+                     ($result[, $next[, $total[, $time[ or $error[), which the portal would \
+                     replace inside a batch; write the command as \"method?query\" to use \
+                     references, or send this call on its own"
+                ),
+            ))
+        }
+    }
+}
+
 /// Runs the commands, 50 per request. With `halt`, the first failure stops everything after it.
 pub fn run(client: &Client, commands: &[Command], halt: bool) -> Result<BatchOutcome, Error> {
     check_references(commands)?;
@@ -188,11 +211,12 @@ pub fn run(client: &Client, commands: &[Command], halt: bool) -> Result<BatchOut
             .iter()
             .map(|c| (c.name.clone(), Value::String(c.text.clone())))
             .collect();
-        let resp = match client.call_with(
+        let answer = client.call_with(
             "batch",
             &json!({ "halt": if halt { 1 } else { 0 }, "cmd": cmd }),
             repeat,
-        ) {
+        );
+        let value = match answer.and_then(|r| envelope(r, repeat)) {
             Ok(r) => r,
             // A chunk that failed as a whole: earlier chunks' results are kept and reported.
             Err(e) if i > 0 => {
@@ -206,7 +230,6 @@ pub fn run(client: &Client, commands: &[Command], halt: bool) -> Result<BatchOut
             }
             Err(e) => return Err(e),
         };
-        let value = resp.value()?;
         let mut failed_here = false;
         for key in MAP_KEYS {
             let src = as_map(value.get(key));
@@ -247,6 +270,28 @@ pub fn run(client: &Client, commands: &[Command], halt: bool) -> Result<BatchOut
         }
     }
     Ok(out)
+}
+
+/// A batch answer must carry its `result` and `result_error` maps (an empty one is `[]`).
+/// Anything else says nothing about which commands ran, and must not read as "none did": for a
+/// batch holding writes it is `OUTCOME_UNKNOWN` (an answer came, so nothing is still running).
+fn envelope(resp: Response, repeat: Repeat) -> Result<Value, Error> {
+    let value = resp.value()?;
+    let is_map = |k: &str| value.get(k).is_some_and(|v| v.is_object() || v.is_array());
+    if is_map("result") && is_map("result_error") {
+        return Ok(value);
+    }
+    let shown: String = resp.result.get().chars().take(120).collect();
+    let e = Error::new(
+        ErrorKind::Protocol,
+        "INVALID_RESPONSE",
+        format!("the batch answer has no result/result_error maps: {shown}"),
+    )
+    .with_status(200);
+    Err(match repeat {
+        Repeat::Unsafe => Error::outcome_unknown(e),
+        Repeat::Safe => e,
+    })
 }
 
 fn partial_json(out: &BatchOutcome) -> Value {
@@ -317,6 +362,39 @@ fn check_references(commands: &[Command]) -> Result<(), Error> {
     Ok(())
 }
 
+/// The reference kinds the portal expands inside batch commands (§5), case-insensitively.
+const REFERENCE_KINDS: [&str; 5] = ["result", "next", "total", "time", "error"];
+
+/// True when the portal would treat part of `s` as a reference to an earlier command's result
+/// (`$result[`, `$next[`, `$total[`, `$time[`, `$error[`, any case) if `s` travelled inside a
+/// batch command: it expands such text anywhere in a value, so the value would be stored
+/// altered.
+pub fn is_reference(s: &str) -> bool {
+    let lower = s.to_ascii_lowercase();
+    lower.match_indices('$').any(|(i, _)| {
+        let after = &lower[i + 1..];
+        REFERENCE_KINDS
+            .iter()
+            .any(|k| after.strip_prefix(k).is_some_and(|r| r.starts_with('[')))
+    })
+}
+
+/// The first key or string value in `v` that the portal would expand inside a batch command.
+pub fn references_in(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => is_reference(s).then(|| s.clone()),
+        Value::Array(a) => a.iter().find_map(references_in),
+        Value::Object(m) => m.iter().find_map(|(k, x)| {
+            if is_reference(k) {
+                Some(k.clone())
+            } else {
+                references_in(x)
+            }
+        }),
+        _ => None,
+    }
+}
+
 /// Encodes parameters the way PHP's `http_build_query` does (`a[b][0]=x`), percent-encoding
 /// everything but unreserved characters, so `+` in phone numbers survives.
 pub fn php_query(params: &Value) -> String {
@@ -385,6 +463,42 @@ mod tests {
         assert!(parse_commands(&json!({"a": "batch?cmd[x]=scope"})).is_err());
         assert!(parse_commands(&json!({})).is_err());
         assert!(parse_commands(&json!({"a": 5})).is_err());
+    }
+
+    #[test]
+    fn reference_text() {
+        for yes in [
+            "$result[a]",
+            "x $Total[g0] y",
+            "$ERROR[",
+            "a$next[0][ID]",
+            "$time[x]",
+        ] {
+            assert!(is_reference(yes), "{yes}");
+        }
+        for no in [
+            "$result",
+            "$ result[a]",
+            "result[a]",
+            "$results[a]",
+            "$",
+            "US$100 [net]",
+        ] {
+            assert!(!is_reference(no), "{no}");
+        }
+        assert_eq!(
+            references_in(&json!({"fields": {"PHONE": [{"VALUE": "+1 $next[x]"}]}})),
+            Some("+1 $next[x]".to_string())
+        );
+        assert_eq!(
+            references_in(&json!({"fields": {"NAME": "Ann", "N": 5}})),
+            None
+        );
+        let e =
+            parse_commands(&json!({"c": {"method": "user.get", "params": {"ID": "$result[a]"}}}))
+                .unwrap_err();
+        assert!(e.description.contains("\"c\""), "{}", e.description);
+        assert!(parse_commands(&json!({"c": "user.get?ID=$result[a]"})).is_ok());
     }
 
     #[test]

@@ -220,6 +220,8 @@ struct RawConfig {
     max_response_mb: Option<f64>,
     #[serde(default)]
     deadline_secs: Option<f64>,
+    #[serde(default)]
+    execution_limit_secs: Option<f64>,
 }
 
 /// A validated configuration.
@@ -253,6 +255,10 @@ pub struct Config {
     /// One bound on the whole of a single operation (default 3 × `timeout`): pacing, retries,
     /// the field check, and resolving a lost answer all fit in it.
     pub deadline: Duration,
+    /// How long the portal may still be running a request after it was sent (default 60 s: the
+    /// cloud cuts requests off then; a boxed portal needs its own PHP `max_execution_time`). A
+    /// write whose answer was lost is looked up only after this, never re-sent before.
+    pub execution_limit: Duration,
 }
 
 impl Config {
@@ -266,7 +272,8 @@ impl Config {
     /// Keys: `webhook_url` (required), `connect_timeout_secs` (10), `timeout_secs` (60),
     /// `max_retries` (5), `rate_limit` (`{"burst":50,"per_second":2}`; `false` turns it off),
     /// `proxy`, `ca_cert_path`, `guid_fields` (`{"user","contact","company"}`), `strict_fields` (false),
-    /// `bulk_concurrency` (4), `max_response_mb` (64), `deadline_secs` (3 × `timeout_secs`).
+    /// `bulk_concurrency` (4), `max_response_mb` (64), `deadline_secs` (3 × `timeout_secs`),
+    /// `execution_limit_secs` (60).
     pub fn from_json(json: &str) -> Result<Config, Error> {
         let raw: RawConfig = serde_json::from_str(json).map_err(|e| {
             // serde's message may quote the input, which holds the secret: keep only the position.
@@ -346,6 +353,7 @@ impl Config {
             guid_fields,
             strict_fields: raw.strict_fields.unwrap_or(false),
             bulk_concurrency: raw.bulk_concurrency.unwrap_or(4).clamp(1, 16),
+            execution_limit: secs(raw.execution_limit_secs, 60.0, "execution_limit_secs")?,
         })
     }
 }

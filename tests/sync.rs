@@ -3,13 +3,27 @@
 
 mod common;
 
-use b24_emulator::{EntityKind, Fault, FaultAction};
+use b24_emulator::{Emulator, EmulatorConfig, EntityKind, Fault, FaultAction};
 use bitrix24_1c::api::{self, Entity};
 use common::*;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
 const GUID_FIELD: &str = "UF_CRM_1723100443089";
+
+/// An emulator and a client that agree on a 1 s cut-off, so a lost answer is looked up after
+/// about 2 s instead of the cloud's 60 s.
+fn quick_setup() -> (Emulator, bitrix24_1c::Client) {
+    let emu = Emulator::start(EmulatorConfig {
+        secret: SECRET.into(),
+        bucket: None,
+        execution_limit: Some(std::time::Duration::from_secs(1)),
+        ..EmulatorConfig::default()
+    })
+    .expect("emulator starts");
+    let c = client_with(&emu, json!({"execution_limit_secs": 1}));
+    (emu, c)
+}
 
 fn contact(guid: &str, name: &str) -> String {
     json!({"NAME": name, GUID_FIELD: guid, "PHONE": [{"VALUE": "+37410000000", "VALUE_TYPE": "WORK"}]}).to_string()
@@ -64,7 +78,7 @@ fn concurrent_upserts_of_one_guid_give_one_entity() {
 
 #[test]
 fn lost_add_answer_is_resolved_by_lookup_not_resent() {
-    let (emu, c) = setup();
+    let (emu, c) = quick_setup();
     emu.inject(Fault {
         method: Some("crm.contact.add".into()),
         times: 1,
@@ -282,7 +296,7 @@ fn partial_batch_failure_is_reported_not_resent() {
 
 #[test]
 fn bulk_write_batch_with_lost_answer_creates_no_duplicates() {
-    let (emu, c) = setup();
+    let (emu, c) = quick_setup();
     // The first batch request is the lookup; the second, the first write batch: it commits, then
     // the connection breaks.
     let recs = Value::Array(records(120, "L")).to_string();
@@ -448,4 +462,29 @@ fn bulk_lookup_pages_past_a_full_page_of_duplicates() {
     assert_eq!(e["code"], json!("AMBIGUOUS_GUID"));
     assert_eq!(e["details"]["ids"].as_array().unwrap().len(), 3);
     assert!(e["details"]["ids"].as_array().unwrap().contains(&twins[1]));
+}
+
+#[test]
+fn export_filter_that_looks_like_a_batch_reference_is_not_rewritten() {
+    let (_emu, c) = setup();
+    // Inside a chained batch the portal would turn "$total[p0]" in the filter of page 2 into
+    // page 1's total ("0"), and page 2 would list the "x 0" contacts instead.
+    for i in 0..70 {
+        let name = if i < 60 { "x $total[p0]" } else { "x 0" };
+        ok(api::create(
+            &c,
+            Entity::Contact,
+            &json!({"NAME": name, "LAST_NAME": i.to_string()}).to_string(),
+        ));
+    }
+    let full = env(&api::export(
+        &c,
+        "crm.contact.list",
+        Some(r#"{"filter":{"%NAME":"$total[p0]"},"select":["NAME"]}"#),
+        None,
+        5,
+    ));
+    let rows = full["result"].as_array().unwrap();
+    assert_eq!(rows.len(), 60);
+    assert!(rows.iter().all(|r| r["NAME"] == json!("x $total[p0]")));
 }

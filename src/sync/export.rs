@@ -36,7 +36,11 @@ pub fn export(
         ));
     }
     let mut cur = cursor(params)?;
-    let pages = pages_per_batch.clamp(1, BATCH_LIMIT);
+    // Inside a batch the portal would expand `$result[...]`-like text in the caller's params.
+    let pages = match batch::references_in(params) {
+        Some(_) => 1,
+        None => pages_per_batch.clamp(1, BATCH_LIMIT),
+    };
     let mut count: u64 = 0;
     // Bounded: each request must move the cursor, and the loop stops at a short page.
     for _ in 0..10_000_000u64 {

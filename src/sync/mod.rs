@@ -11,6 +11,7 @@ mod bulk;
 mod export;
 mod guid;
 mod multifield;
+mod settle;
 mod upsert;
 
 pub use bulk::{bulk_upsert, BulkOptions};

@@ -1,10 +1,11 @@
 //! Upsert of one record by its 1C GUID.
 
 use super::guid::{ambiguous, find_by_guid, guid_field, guid_of, Claim};
+use super::settle::{judge, outcome_unknown, settles_for, wait_until, Verdict, MARGIN};
 use crate::client::Client;
 use crate::crm::{self, Entity, WriteRequest};
 use crate::error::Error;
-use std::time::Duration;
+use std::time::Instant;
 
 /// The outcome of an upsert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,8 +17,10 @@ pub struct Upserted {
 }
 
 /// Finds the entity by the GUID in `req`'s fields; updates it if found, adds it if not.
-/// Concurrent upserts of one GUID in this process are serialised. An add whose outcome is
-/// unknown is resolved by looking the GUID up again, not by sending it again blindly.
+/// Concurrent upserts of one GUID in this process are serialised. An add that may have run
+/// without an answer is never sent again blindly: the GUID is looked up once the add can no
+/// longer be running on the portal, and the add is sent again only if the GUID is absent then.
+/// Otherwise the error is OUTCOME_UNKNOWN.
 pub fn upsert(
     client: &Client,
     entity: Entity,
@@ -41,34 +44,62 @@ pub fn upsert(
             };
             Ok((u, warnings))
         }
-        [] => match crm::create(client, entity, req) {
-            Ok((id, warnings)) => Ok((Upserted { id, created: true }, warnings)),
-            Err(e) if e.code == "OUTCOME_UNKNOWN" => {
-                let id = resolve_unknown_add(client, entity, req, &guid)?;
-                Ok((Upserted { id, created: true }, vec![]))
-            }
-            Err(e) => Err(e),
-        },
+        [] => add(client, entity, req, &guid, true),
         many => Err(ambiguous(&field, &guid, many)),
     }
 }
 
-/// After an add whose answer was lost: look the GUID up a few times (the add may still be
-/// running); only when it is surely absent, add again.
+/// Sends the add; one that may have run is resolved by a late lookup, and sent once more only
+/// if `again` and the lookup proves it absent.
+fn add(
+    client: &Client,
+    entity: Entity,
+    req: &WriteRequest,
+    guid: &str,
+    again: bool,
+) -> Result<(Upserted, Vec<String>), Error> {
+    let (settles, cause) = match crm::create(client, entity, req) {
+        Ok((id, warnings)) => return Ok((Upserted { id, created: true }, warnings)),
+        Err(e) if judge(&e) == Verdict::MayHaveRun => (settles_for(client, &e), e),
+        Err(e) => return Err(e),
+    };
+    if !again {
+        // One resolution per upsert: its wait is bounded by one execution limit.
+        return Err(outcome_unknown(&cause, "it was the second attempt"));
+    }
+    let u = resolve_unknown_add(client, entity, req, guid, settles, &cause)?;
+    Ok((u, vec![]))
+}
+
+/// After an add that may have run: waits until it can no longer be running (bounded by the
+/// execution limit), then looks the GUID up. Found: that is the add. Absent: it did not run,
+/// so it is sent once more. Anything else is OUTCOME_UNKNOWN.
 fn resolve_unknown_add(
     client: &Client,
     entity: Entity,
     req: &WriteRequest,
     guid: &str,
-) -> Result<i64, Error> {
-    for attempt in 0..3u32 {
-        std::thread::sleep(Duration::from_millis(200 << attempt));
-        let ids = find_by_guid(client, entity, guid)?;
-        match ids.as_slice() {
-            [id] => return Ok(*id),
-            [] => continue,
-            many => return Err(ambiguous(guid_field(client, entity), guid, many)),
+    settles: Instant,
+    cause: &Error,
+) -> Result<Upserted, Error> {
+    let allowance = client.config().execution_limit + MARGIN;
+    if !wait_until(settles, allowance) {
+        return Err(outcome_unknown(cause, "it could still be running"));
+    }
+    let ids = find_by_guid(client, entity, guid).map_err(|e| {
+        let why = format!("the lookup that would tell failed: {}", e.last_error_text());
+        outcome_unknown(cause, &why)
+    })?;
+    match ids.as_slice() {
+        [id] => Ok(Upserted {
+            id: *id,
+            created: true,
+        }),
+        [] => Ok(add(client, entity, req, guid, false)?.0),
+        many => {
+            let field = guid_field(client, entity);
+            let why = ambiguous(field, guid, many).description;
+            Err(outcome_unknown(cause, &why))
         }
     }
-    Ok(crm::create(client, entity, req)?.0)
 }

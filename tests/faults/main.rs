@@ -6,4 +6,5 @@
 mod common;
 
 mod matrix;
+mod seeded;
 mod wire;

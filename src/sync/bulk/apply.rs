@@ -1,102 +1,152 @@
-//! Applying a write batch's answer to the records it carried.
+//! What became of each write, and the ledger of every record's outcome.
 
-use super::plan::Write;
-use super::{Record, Results};
-use crate::batch::BatchOutcome;
+use super::{Outcome, Results};
 use crate::error::{Error, ErrorKind};
 use crate::sync::guid::id_of;
+use crate::sync::settle::outcome_unknown;
 use crate::sync::Upserted;
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
 
-/// Where the records of one applied batch stand next.
-pub(super) struct Next<'a> {
-    /// Records to go round again.
-    pub again: &'a mut Vec<usize>,
-    /// Records whose add may have run (the next lookup tells).
-    pub unknown_adds: &'a mut Vec<usize>,
+/// One planned write: an add (`update_id` None) or an update of one record.
+#[derive(Debug, Clone)]
+pub(super) struct Write {
+    pub index: usize,
+    pub update_id: Option<i64>,
 }
 
-pub(super) fn apply_batch(
-    chunk: &[Write],
-    outcome: Result<BatchOutcome, Error>,
-    parsed: &[Option<Record>],
-    results: &mut Results,
-    next: &mut Next<'_>,
-) {
-    let out = match outcome {
-        Ok(o) => o,
-        Err(e) => return apply_failure(chunk, &e, parsed, results, next),
-    };
-    let res = out.results();
-    for w in chunk {
-        let i = w.index;
-        let c = &w.cmd;
-        let guid = parsed[i].as_ref().map(|r| r.guid.clone());
-        if let Some(v) = res.get(&c.name) {
-            let is_add = w.update_id.is_none();
-            let id = if is_add { id_of(v) } else { w.update_id };
-            results[i] = Some(match id {
-                Some(id) => (
-                    guid,
-                    Ok(Upserted {
-                        id,
-                        created: is_add,
-                    }),
-                ),
-                None => (
-                    guid,
-                    Err(Error::new(
-                        ErrorKind::Protocol,
-                        "INVALID_RESPONSE",
-                        format!("unexpected result {v}"),
-                    )),
-                ),
-            });
-        } else if let Some(err) = out.error_of(&c.name) {
-            // Refused before running: safe to send again in the next round.
-            let not_run = [
-                "QUERY_LIMIT_EXCEEDED",
-                "OPERATION_TIME_LIMIT",
-                "ERROR_BATCH_LENGTH_EXCEEDED",
-            ]
-            .iter()
-            .any(|c| c.eq_ignore_ascii_case(&err.code));
-            if not_run {
-                next.again.push(i);
-            } else {
-                results[i] = Some((guid, Err(err)));
-            }
-        } else {
-            next.again.push(i); // did not run
+/// What became of one write.
+#[derive(Debug, Clone)]
+pub(super) enum Fate {
+    /// It ran; the method's result.
+    Ran(Value),
+    /// The portal refused it: nothing was written.
+    Refused(Error),
+    /// It was refused before it ran: safe to send again.
+    NotRun,
+    /// It may have run, and may still be running until the instant given.
+    Unknown(Error, Instant),
+}
+
+/// Records whose last write may have run.
+struct Doubt {
+    cause: Error,
+}
+
+/// Every record's outcome so far, kept on the calling thread.
+pub(super) struct Ledger {
+    pub results: Results,
+    guids: Vec<Option<String>>,
+    doubt: HashMap<usize, Doubt>,
+    /// Records whose doubtful write was an add: a lookup that finds the GUID resolves them.
+    doubt_adds: HashSet<usize>,
+    /// GUID → the instant after which none of its writes can still be running.
+    settles: HashMap<String, Instant>,
+}
+
+/// What the lookup thread may know of the ledger during a round.
+#[derive(Default)]
+pub(super) struct Hints {
+    pub doubt_adds: HashSet<usize>,
+    pub settles: HashMap<String, Instant>,
+}
+
+impl Ledger {
+    pub fn new(results: Results, guids: Vec<Option<String>>) -> Ledger {
+        Ledger {
+            results,
+            guids,
+            doubt: HashMap::new(),
+            doubt_adds: HashSet::new(),
+            settles: HashMap::new(),
         }
+    }
+
+    pub fn done(&self) -> usize {
+        self.results.iter().filter(|r| r.is_some()).count()
+    }
+
+    /// The doubt and settle instants of the records in `now`, for one round's planning.
+    pub fn hints(&self, now: &[usize]) -> Hints {
+        let mut h = Hints::default();
+        for &i in now {
+            if self.doubt_adds.contains(&i) {
+                h.doubt_adds.insert(i);
+            }
+            let g = self.guids[i].as_ref();
+            if let Some((g, at)) = g.and_then(|g| self.settles.get(g).map(|at| (g, at))) {
+                h.settles.insert(g.clone(), *at);
+            }
+        }
+        h
+    }
+
+    /// Records an outcome. A failure of a record whose earlier write may have run is reported
+    /// as OUTCOME_UNKNOWN: that write may be on the portal, whatever failed afterwards.
+    pub fn decide(&mut self, i: usize, outcome: Outcome) {
+        self.doubt_adds.remove(&i);
+        let outcome = match (outcome, self.doubt.remove(&i)) {
+            (Err(e), Some(d)) => {
+                let why = format!("afterwards: {}", e.last_error_text());
+                Err(outcome_unknown(&d.cause, &why))
+            }
+            (o, _) => o,
+        };
+        self.results[i] = Some((self.guids[i].clone(), outcome));
+    }
+
+    /// A lookup proved the record's doubtful add absent: it did not run.
+    pub fn clear(&mut self, i: usize) {
+        self.doubt.remove(&i);
+        self.doubt_adds.remove(&i);
+    }
+
+    /// Applies what became of a write; `again` collects the records to go round again.
+    pub fn apply(&mut self, w: &Write, fate: Fate, again: &mut Vec<usize>) {
+        let i = w.index;
+        let added = |id| Ok(Upserted { id, created: true });
+        match (fate, w.update_id) {
+            (Fate::Ran(_), Some(id)) => self.decide(i, Ok(Upserted { id, created: false })),
+            (Fate::Ran(v), None) => match id_of(&v) {
+                Some(id) => self.decide(i, added(id)),
+                // It ran and finished, but named no ID: the next lookup tells.
+                None => self.apply(w, Fate::Unknown(no_id(&v), Instant::now()), again),
+            },
+            (Fate::Refused(e), _) => self.decide(i, Err(e)),
+            (Fate::NotRun, _) => again.push(i),
+            (Fate::Unknown(cause, at), update_id) => {
+                self.doubt.insert(i, Doubt { cause });
+                if update_id.is_none() {
+                    self.doubt_adds.insert(i);
+                }
+                if let Some(g) = &self.guids[i] {
+                    let s = self.settles.entry(g.clone()).or_insert(at);
+                    *s = (*s).max(at);
+                }
+                again.push(i);
+            }
+        }
+    }
+
+    /// The ledger's results, every record in `left` reported as not completed.
+    pub fn finish(mut self, left: &[usize]) -> Results {
+        for &i in left {
+            let e = Error::new(
+                ErrorKind::Server,
+                "NOT_COMPLETED",
+                "the record could not be written within the retry rounds",
+            );
+            self.decide(i, Err(e));
+        }
+        self.results
     }
 }
 
-/// The whole request failed. If it may have run (lost answer, 5xx), every record goes round
-/// again: the next lookup tells which adds happened. Otherwise it failed for all.
-fn apply_failure(
-    chunk: &[Write],
-    e: &Error,
-    parsed: &[Option<Record>],
-    results: &mut Results,
-    next: &mut Next<'_>,
-) {
-    let unknown = matches!(
-        e.kind,
-        ErrorKind::Transport
-            | ErrorKind::Server
-            | ErrorKind::Timeout
-            | ErrorKind::RateLimited
-            | ErrorKind::TimeLimited
-    );
-    for w in chunk {
-        let i = w.index;
-        if unknown {
-            if w.update_id.is_none() {
-                next.unknown_adds.push(i);
-            }
-            next.again.push(i);
-        } else {
-            results[i] = Some((parsed[i].as_ref().map(|r| r.guid.clone()), Err(e.clone())));
-        }
-    }
+fn no_id(v: &Value) -> Error {
+    Error::new(
+        ErrorKind::Protocol,
+        "INVALID_RESPONSE",
+        format!("add returned {v}, not an ID"),
+    )
 }

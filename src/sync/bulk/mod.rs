@@ -1,21 +1,30 @@
 //! Bulk upsert: many records by GUID through `batch`, lookups pipelined with writes.
+//!
+//! What each record's result promises: written (`id`) means it is on the portal once; a failure
+//! means nothing of it was written; OUTCOME_UNKNOWN means it may have been written and was not
+//! sent again. A write that may have run is looked up again only once it can no longer be
+//! running (see `settle`); a value the portal would rewrite inside a batch goes as a JSON call.
 
 mod apply;
 mod lookup;
 mod plan;
+mod send;
 
 use super::guid::{guid_field, guid_of, Claim};
+use super::settle::MARGIN;
 use super::Upserted;
-use crate::batch::{self, BatchOutcome, Command, BATCH_LIMIT};
+use crate::batch::{self, BATCH_LIMIT};
 use crate::client::Client;
 use crate::crm::{self, Entity, WriteRequest};
-use crate::error::{Error, ErrorKind};
-use apply::{apply_batch, Next};
+use crate::error::Error;
+use apply::{Fate, Hints, Ledger, Write};
 use lookup::lookup_segments;
-use plan::{plan_writes, Write};
+use plan::Planner;
+use send::{send, Work};
 use serde_json::{json, Map, Value};
 use std::collections::HashSet;
 use std::sync::{mpsc, Mutex};
+use std::time::Duration;
 
 /// Settings of a bulk upsert.
 #[derive(Debug, Clone, Copy)]
@@ -32,11 +41,17 @@ impl Default for BulkOptions {
 
 /// Rounds for records whose outcome was unknown or whose GUID repeated in the input.
 const MAX_ROUNDS: usize = 8;
+/// How many execution limits a bulk upsert may spend, in all, waiting for writes that may still
+/// be running; records that would need more are reported without waiting.
+const SETTLE_WAITS: u32 = 2;
 
 #[derive(Debug)]
 struct Record {
     guid: String,
     req: WriteRequest,
+    /// Its values hold text the portal expands inside a batch (`$result[...]`...): it must go as
+    /// a JSON call.
+    json_only: bool,
 }
 
 /// Per-record result: `{"guid","id","created"}` or `{"guid","error":{...}}`.
@@ -48,18 +63,21 @@ type Results = Vec<Option<(Option<String>, Outcome)>>;
 /// What the pipeline threads tell the calling thread.
 enum Msg {
     /// A record's outcome, decided without a write (ambiguous GUID, a found lost add, a failed
-    /// lookup).
+    /// lookup, a write that may still be running).
     Decided(usize, Outcome),
-    /// A write batch came back (or failed as a whole).
-    Batch(Vec<Write>, Result<BatchOutcome, Error>),
+    /// A lookup proved a doubtful add absent.
+    Cleared(usize),
+    /// Writes came back.
+    Wrote(Vec<(Write, Fate)>),
 }
 
 /// Upserts many records (each a fields object, or `{"fields","params"}`, carrying its GUID):
 /// looks the GUIDs up with a few `@`-filtered list commands per batch, then writes in batches
 /// of 50 commands, `concurrency` batches in flight, paced by the shared bucket. Results come back
 /// in input order. A batch that partly failed is not re-sent: failed commands are reported, and
-/// only commands that did not run, or whose outcome is unknown, go round again (an unknown add is
-/// first looked up by its GUID). `progress(done, total)` is called on the calling thread.
+/// only commands that did not run, or whose outcome is unknown, go round again (an unknown write
+/// is first looked up by its GUID, once it can no longer be running). `progress(done, total)` is
+/// called on the calling thread.
 pub fn bulk_upsert(
     client: &Client,
     entity: Entity,
@@ -69,14 +87,22 @@ pub fn bulk_upsert(
 ) -> Result<(Vec<Value>, Vec<String>), Error> {
     let field = guid_field(client, entity).to_string();
     let total = records.len();
-    let (parsed, mut results, union) = parse_records(entity, &field, records);
+    let (parsed, results, union) = parse_records(entity, &field, records);
     let warnings = check_fields(client, entity, &union)?;
-    progress(done(&results), total);
+    let guids = parsed.iter().map(|r| r.as_ref().map(|r| r.guid.clone()));
+    let mut ledger = Ledger::new(results, guids.collect());
+    progress(ledger.done(), total);
     // Work list: indices still to upsert. A GUID repeated in the input is applied in input order,
     // one occurrence per round.
     let mut todo: Vec<usize> = (0..total).filter(|i| parsed[*i].is_some()).collect();
-    // Records whose add may have run (its answer was lost): the next lookup tells.
-    let mut maybe_created: HashSet<usize> = HashSet::new();
+    let mut allowance = (client.config().execution_limit + MARGIN) * SETTLE_WAITS;
+    let round = Round {
+        client,
+        entity,
+        field: &field,
+        parsed: &parsed,
+        workers: options.concurrency.clamp(1, 16),
+    };
     for _round in 0..MAX_ROUNDS {
         if todo.is_empty() {
             break;
@@ -85,36 +111,16 @@ pub fn bulk_upsert(
         let (now, later): (Vec<usize>, Vec<usize>) = todo
             .iter()
             .partition(|i| seen.insert(parsed[**i].as_ref().map(|r| r.guid.clone())));
-        let round = Round {
-            client,
-            entity,
-            field: &field,
-            parsed: &parsed,
-            workers: options.concurrency.clamp(1, 16),
-        };
         let mut again = later;
-        let unknown_adds = round.run(&now, &maybe_created, &mut results, &mut again, &mut |r| {
-            progress(done(r), total)
+        round.run(now, &mut ledger, &mut again, &mut allowance, &mut |l| {
+            progress(l.done(), total)
         })?;
-        maybe_created.extend(unknown_adds);
         again.sort_unstable();
         todo = again;
     }
-    for i in todo {
-        let guid = parsed[i].as_ref().map(|r| r.guid.clone());
-        let e = Error::new(
-            ErrorKind::Server,
-            "NOT_COMPLETED",
-            "the record could not be written within the retry rounds",
-        );
-        results[i] = Some((guid, Err(e)));
-    }
+    let results = ledger.finish(&todo);
     progress(total, total);
     Ok((rows(results), warnings))
-}
-
-fn done(results: &Results) -> usize {
-    results.iter().filter(|r| r.is_some()).count()
 }
 
 /// Parses every record; the ones that cannot be upserted get their error now. Also returns the
@@ -136,7 +142,14 @@ fn parse_records(
                 ));
             }
             match guid_of(req.fields.get(field)) {
-                Some(guid) => Ok(Record { guid, req }),
+                Some(guid) => {
+                    let json_only = batch::references_in(&req.to_params(None)).is_some();
+                    Ok(Record {
+                        guid,
+                        req,
+                        json_only,
+                    })
+                }
                 None => Err(Error::invalid_input(
                     "MISSING_GUID",
                     format!("record {i} has no GUID in {field}"),
@@ -204,29 +217,34 @@ struct Round<'a> {
 
 impl Round<'_> {
     /// One round over `now` (no GUID twice). A pipeline: one thread looks the GUIDs up, 2,500
-    /// (one request) at a time, and queues the writes; `workers` threads send the write batches;
-    /// this thread applies every outcome. Writing starts after the first lookup, so the portal's
-    /// time on the lookups overlaps the bucket's pacing instead of adding to it. Returns the
-    /// records whose add may have run.
+    /// (one request) at a time, and queues the writes; `workers` threads send them; this thread
+    /// applies every outcome. Writing starts after the first lookup, so the portal's time on the
+    /// lookups overlaps the bucket's pacing instead of adding to it.
     fn run(
         &self,
-        now: &[usize],
-        maybe_created: &HashSet<usize>,
-        results: &mut Results,
+        mut now: Vec<usize>,
+        ledger: &mut Ledger,
         again: &mut Vec<usize>,
-        progress: &mut dyn FnMut(&Results),
-    ) -> Result<Vec<usize>, Error> {
+        allowance: &mut Duration,
+        progress: &mut dyn FnMut(&Ledger),
+    ) -> Result<(), Error> {
         let guids = now
             .iter()
             .filter_map(|i| self.parsed[*i].as_ref().map(|r| &r.guid));
         let _claim = Claim::take(self.client, self.entity, guids)?;
-        let mut unknown_adds: Vec<usize> = Vec::new();
-        let (work_tx, work_rx) = mpsc::channel::<Vec<Write>>();
+        let hints = ledger.hints(&now);
+        // Records whose writes may still be running go last, so the others need not wait.
+        let settles = |i: &usize| {
+            let g = self.parsed[*i].as_ref().map(|r| &r.guid);
+            g.and_then(|g| hints.settles.get(g).copied())
+        };
+        now.sort_by_key(|i| (settles(i), *i)); // None (settled) first
+        let (work_tx, work_rx) = mpsc::channel::<Work>();
         let work_rx = Mutex::new(work_rx);
         let (msg_tx, msg_rx) = mpsc::channel::<Msg>();
         std::thread::scope(|s| {
-            let tx = msg_tx.clone();
-            s.spawn(move || self.plan_all(now, maybe_created, &tx, &work_tx));
+            let (tx, now, hints) = (msg_tx.clone(), &now, &hints);
+            s.spawn(move || self.plan_all(now, hints, allowance, &tx, &work_tx));
             for _ in 0..self.workers {
                 let (tx, work_rx) = (msg_tx.clone(), &work_rx);
                 s.spawn(move || self.write_all(work_rx, &tx));
@@ -236,40 +254,42 @@ impl Round<'_> {
             // status line may only be touched from it).
             for msg in msg_rx {
                 match msg {
-                    Msg::Decided(i, outcome) => {
-                        let guid = self.parsed[i].as_ref().map(|r| r.guid.clone());
-                        results[i] = Some((guid, outcome));
-                    }
-                    Msg::Batch(chunk, outcome) => {
-                        let mut next = Next {
-                            again,
-                            unknown_adds: &mut unknown_adds,
-                        };
-                        apply_batch(&chunk, outcome, self.parsed, results, &mut next)
+                    Msg::Decided(i, outcome) => ledger.decide(i, outcome),
+                    Msg::Cleared(i) => ledger.clear(i),
+                    Msg::Wrote(fates) => {
+                        for (w, fate) in fates {
+                            ledger.apply(&w, fate, again);
+                        }
                     }
                 }
-                progress(results);
+                progress(ledger);
             }
         });
-        Ok(unknown_adds)
+        Ok(())
     }
 
-    /// The lookup thread: plans each segment and queues its write batches.
+    /// The lookup thread: plans each segment and queues its writes.
     fn plan_all(
         &self,
         now: &[usize],
-        maybe_created: &HashSet<usize>,
+        hints: &Hints,
+        allowance: &mut Duration,
         msg_tx: &mpsc::Sender<Msg>,
-        work_tx: &mpsc::Sender<Vec<Write>>,
+        work_tx: &mpsc::Sender<Work>,
     ) {
-        let (client, entity, field, parsed) = (self.client, self.entity, self.field, self.parsed);
+        let planner = Planner {
+            client: self.client,
+            entity: self.entity,
+            field: self.field,
+            parsed: self.parsed,
+            hints,
+        };
         for segment in lookup_segments(now) {
-            let plan = plan_writes(client, entity, field, parsed, maybe_created, segment);
-            let (decided, writes) = match plan {
+            let plan = match planner.plan(segment, allowance) {
                 Ok(p) => p,
                 Err(e) => {
-                    // The lookup failed (access, a field the portal ignores...): nothing more
-                    // can be decided safely.
+                    // A lookup failed in a way every lookup would (access, a field the portal
+                    // ignores...): nothing more can be decided safely.
                     let left = now.iter().skip_while(|i| !segment.contains(i));
                     for i in left {
                         let _ = msg_tx.send(Msg::Decided(*i, Err(e.clone())));
@@ -277,26 +297,32 @@ impl Round<'_> {
                     return;
                 }
             };
-            for (i, outcome) in decided {
-                let _ = msg_tx.send(Msg::Decided(i, outcome));
+            let msgs = plan.decided.into_iter().map(|(i, o)| Msg::Decided(i, o));
+            let msgs = msgs.chain(plan.cleared.into_iter().map(Msg::Cleared));
+            for m in msgs {
+                let _ = msg_tx.send(m);
             }
-            for chunk in writes.chunks(BATCH_LIMIT) {
-                if work_tx.send(chunk.to_vec()).is_err() {
+            let batches = plan
+                .batched
+                .chunks(BATCH_LIMIT)
+                .map(|c| Work::Batch(c.to_vec()));
+            let singles = plan.single.into_iter().map(Work::Single);
+            for w in batches.chain(singles) {
+                if work_tx.send(w).is_err() {
                     return;
                 }
             }
         }
     }
 
-    /// A writer thread: sends queued write batches until the queue closes.
-    fn write_all(&self, work_rx: &Mutex<mpsc::Receiver<Vec<Write>>>, msg_tx: &mpsc::Sender<Msg>) {
+    /// A writer thread: sends queued work until the queue closes.
+    fn write_all(&self, work_rx: &Mutex<mpsc::Receiver<Work>>, msg_tx: &mpsc::Sender<Msg>) {
         // Bounded by the queue: the lookup thread closes it when it is done.
         loop {
             let next = work_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
-            let Ok(chunk) = next else { break };
-            let cmds: Vec<Command> = chunk.iter().map(|w| w.cmd.clone()).collect();
-            let outcome = batch::run(self.client, &cmds, false);
-            if msg_tx.send(Msg::Batch(chunk, outcome)).is_err() {
+            let Ok(work) = next else { break };
+            let fates = send(self.client, self.entity, self.parsed, work);
+            if msg_tx.send(Msg::Wrote(fates)).is_err() {
                 break;
             }
         }

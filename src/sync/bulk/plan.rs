@@ -1,81 +1,164 @@
-//! Planning a lookup segment's writes: update, add, or an outcome without a write.
+//! Planning a lookup segment: wait until its GUIDs are settled, look them up, and decide per
+//! record: update, add, or an outcome without a write.
 
+use super::apply::{Hints, Write};
 use super::lookup::lookup_many;
 use super::{Outcome, Record};
-use crate::batch::{self, Command};
+use crate::batch;
 use crate::client::Client;
 use crate::crm::Entity;
-use crate::error::Error;
-use crate::sync::guid::ambiguous;
+use crate::error::{Error, ErrorKind};
+use crate::sync::guid::{ambiguous, find_by_guid};
+use crate::sync::settle::{judge, wait_until, Verdict};
 use crate::sync::Upserted;
-use std::collections::HashSet;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
-/// One write command of a bulk upsert.
-#[derive(Debug, Clone)]
-pub(super) struct Write {
-    pub index: usize,
-    pub cmd: Command,
-    /// The entity being updated; `None` for an add.
-    pub update_id: Option<i64>,
+/// Attempts per lookup (they are safe to repeat).
+const LOOKUP_ATTEMPTS: u32 = 3;
+
+/// A segment's plan.
+#[derive(Default)]
+pub(super) struct Plan {
+    /// Outcomes decided without a write.
+    pub decided: Vec<(usize, Outcome)>,
+    /// Records whose doubtful add the lookup proved absent.
+    pub cleared: Vec<usize>,
+    /// Writes that can go in a batch.
+    pub batched: Vec<Write>,
+    /// Writes that must go as JSON calls (a batch would rewrite their values).
+    pub single: Vec<Write>,
 }
 
-/// Outcomes decided without a write, and the writes to send.
-pub(super) type Plan = (Vec<(usize, Outcome)>, Vec<Write>);
+/// What planning needs.
+pub(super) struct Planner<'a> {
+    pub client: &'a Client,
+    pub entity: Entity,
+    pub field: &'a str,
+    pub parsed: &'a [Option<Record>],
+    pub hints: &'a Hints,
+}
 
-/// Looks up one segment's GUIDs and decides, per record, add, update or an outcome without a
-/// write.
-pub(super) fn plan_writes(
-    client: &Client,
-    entity: Entity,
-    field: &str,
-    parsed: &[Option<Record>],
-    maybe_created: &HashSet<usize>,
-    segment: &[usize],
-) -> Result<Plan, Error> {
-    let guids: Vec<String> = segment
-        .iter()
-        .filter_map(|i| parsed[*i].as_ref().map(|r| r.guid.clone()))
-        .collect();
-    let found = lookup_many(client, entity, field, &guids)?;
-    let mut decided = Vec::new();
-    let mut writes = Vec::new();
-    for &i in segment {
-        let Some(rec) = parsed[i].as_ref() else {
-            continue;
+impl Planner<'_> {
+    fn rec(&self, i: usize) -> &Record {
+        self.parsed[i]
+            .as_ref()
+            .expect("only parsed records are planned")
+    }
+
+    /// Plans one segment. `allowance` is what is left of the bulk's time for waiting on writes
+    /// that may still be running. An error is one that any other lookup would meet too.
+    pub fn plan(&self, segment: &[usize], allowance: &mut Duration) -> Result<Plan, Error> {
+        let mut plan = Plan::default();
+        let ready = self.settled(segment, allowance, &mut plan);
+        let found = match self.lookup(&ready) {
+            Ok(f) => f,
+            Err(e) if judge(&e) == Verdict::Refused => return Err(e),
+            Err(e) => {
+                // Only this segment fails; the others go on.
+                plan.decided
+                    .extend(ready.iter().map(|&i| (i, Err(e.clone()))));
+                return Ok(plan);
+            }
         };
-        let ids = found.get(&rec.guid).map(Vec::as_slice).unwrap_or(&[]);
-        let (verb, update_id) = match ids {
-            [id] if maybe_created.contains(&i) => {
+        for i in ready {
+            let ids = found
+                .get(&self.rec(i).guid)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            self.decide(i, ids, &mut plan);
+        }
+        Ok(plan)
+    }
+
+    /// The records whose GUIDs cannot have a write still running on the portal, after waiting
+    /// for them if the allowance permits; the others are decided as not completed.
+    fn settled(&self, segment: &[usize], allowance: &mut Duration, plan: &mut Plan) -> Vec<usize> {
+        let settles = |i: usize| self.hints.settles.get(&self.rec(i).guid).copied();
+        let now = Instant::now();
+        let latest = segment.iter().filter_map(|&i| settles(i)).max();
+        let Some(latest) = latest.filter(|at| *at > now) else {
+            return segment.to_vec();
+        };
+        if wait_until(latest, *allowance) {
+            *allowance = allowance.saturating_sub(latest - now);
+            return segment.to_vec();
+        }
+        let (ready, busy): (Vec<usize>, Vec<usize>) = segment
+            .iter()
+            .partition(|&&i| settles(i).is_none_or(|at| at <= now));
+        for i in busy {
+            let e = Error::new(
+                ErrorKind::Server,
+                "NOT_COMPLETED",
+                "not sent: an earlier write of this GUID may still be running on the portal",
+            );
+            plan.decided.push((i, Err(e)));
+        }
+        ready
+    }
+
+    /// Looks the GUIDs up, retrying a failed lookup a few times. GUIDs a batch would rewrite
+    /// (`$result[...]` and the like) are looked up one by one as JSON calls.
+    fn lookup(&self, records: &[usize]) -> Result<HashMap<String, Vec<i64>>, Error> {
+        let guids: Vec<&String> = records.iter().map(|&i| &self.rec(i).guid).collect();
+        let (raw, plain): (Vec<&String>, Vec<&String>) =
+            guids.into_iter().partition(|g| batch::is_reference(g));
+        let plain: Vec<String> = plain.into_iter().cloned().collect();
+        let mut found = retried(|| lookup_many(self.client, self.entity, self.field, &plain))?;
+        for g in raw {
+            let ids = retried(|| find_by_guid(self.client, self.entity, g))?;
+            found.insert(g.clone(), ids);
+        }
+        Ok(found)
+    }
+
+    fn decide(&self, i: usize, ids: &[i64], plan: &mut Plan) {
+        let rec = self.rec(i);
+        let update_id = match ids {
+            [id] if self.hints.doubt_adds.contains(&i) => {
                 // An earlier add of this record lost its answer, and it did run.
                 let u = Upserted {
                     id: *id,
                     created: true,
                 };
-                decided.push((i, Ok(u)));
-                continue;
+                return plan.decided.push((i, Ok(u)));
             }
-            [id] => ("update", Some(*id)),
-            [] => ("add", None),
+            [id] => Some(*id),
+            [] => {
+                if self.hints.doubt_adds.contains(&i) {
+                    plan.cleared.push(i);
+                }
+                None
+            }
             many => {
-                decided.push((i, Err(ambiguous(field, &rec.guid, many))));
-                continue;
+                let e = ambiguous(self.field, &rec.guid, many);
+                return plan.decided.push((i, Err(e)));
             }
         };
-        let method = entity.method(verb);
-        let text = format!(
-            "{method}?{}",
-            batch::php_query(&rec.req.to_params(update_id))
-        );
-        let cmd = Command {
-            name: format!("r{i}"),
-            method,
-            text,
-        };
-        writes.push(Write {
+        let w = Write {
             index: i,
-            cmd,
             update_id,
-        });
+        };
+        if rec.json_only {
+            plan.single.push(w);
+        } else {
+            plan.batched.push(w);
+        }
     }
-    Ok((decided, writes))
+}
+
+/// Runs a lookup up to [`LOOKUP_ATTEMPTS`] times, pausing briefly between attempts; an error the
+/// portal would repeat (access, a field it ignores) is returned at once.
+fn retried<T>(mut f: impl FnMut() -> Result<T, Error>) -> Result<T, Error> {
+    let mut attempt = 0;
+    loop {
+        match f() {
+            Err(e) if judge(&e) != Verdict::Refused && attempt + 1 < LOOKUP_ATTEMPTS => {
+                std::thread::sleep(Duration::from_millis(250 << attempt));
+                attempt += 1;
+            }
+            r => return r,
+        }
+    }
 }

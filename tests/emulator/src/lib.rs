@@ -48,6 +48,10 @@ pub struct EmulatorConfig {
     pub require_https: bool,
     /// Per-method operating budget (seconds per 10 minutes, §4.2); `None` = limiter off.
     pub operating_limit_secs: Option<f64>,
+    /// The cloud's cut-off (§4.3: a request must finish within 60 s): a request whose
+    /// processing (an injected `Delay`) would outlast it is answered at the cut-off with an HTML
+    /// 504 and not executed. `None`: no cut-off.
+    pub execution_limit: Option<Duration>,
     /// Listen address.
     pub bind: SocketAddr,
 }
@@ -64,6 +68,7 @@ impl Default for EmulatorConfig {
             scopes: vec!["crm".into(), "user".into()],
             require_https: false,
             operating_limit_secs: None,
+            execution_limit: Some(Duration::from_secs(60)),
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
         }
     }

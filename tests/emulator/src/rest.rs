@@ -534,7 +534,9 @@ fn rest_call(
     let start = params.remove("start");
     let p0 = Instant::now();
     if let Some(FaultAction::Delay(d)) = fault {
-        sleep_checked(sh, *d);
+        if let Some(cut) = delay_or_cut_off(sh, *d) {
+            return cut;
+        }
     }
     let res = if m == M::Batch {
         Ok(batch(sh, &params))
@@ -560,6 +562,22 @@ fn rest_call(
             Reply::Send(render(200, &envelope(&s, t), tr, extra))
         }
         Err(e) => err_reply(&e, tr),
+    }
+}
+
+/// Sleeps the injected processing time, or, when it would outlast the execution limit, only
+/// up to the limit and answers what the cloud's gateway does then: an HTML 504, with nothing
+/// executed (the request was killed before it committed).
+fn delay_or_cut_off(sh: &Shared, d: Duration) -> Option<Reply> {
+    match sh.cfg.execution_limit {
+        Some(limit) if d > limit => {
+            sleep_checked(sh, limit);
+            Some(Reply::Send(html(504, "Gateway Time-out")))
+        }
+        _ => {
+            sleep_checked(sh, d);
+            None
+        }
     }
 }
 
