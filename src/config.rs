@@ -223,9 +223,10 @@ pub struct Config {
     /// Batch requests a bulk upsert keeps in flight (default 4; pacing still comes from the
     /// shared bucket, this only hides the portal's latency).
     pub bulk_concurrency: usize,
-    /// How long the portal may still be running a request after it was sent (default 60 s: the
-    /// cloud cuts requests off then; a boxed portal needs its own PHP `max_execution_time`). A
-    /// write whose answer was lost is looked up only after this, never re-sent before.
+    /// How long the portal may go on running a request after it arrived (default 60 s: the
+    /// cloud cuts requests off then; a boxed portal needs the wall-clock limit of its PHP). A
+    /// write whose answer was lost is looked up only this long (+1 s) after the client stopped
+    /// waiting for it, and never re-sent before.
     pub execution_limit: Duration,
 }
 
