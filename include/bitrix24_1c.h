@@ -49,7 +49,8 @@ extern "C" {
  (or false), "proxy": "http://..." (or https://, socks5://, socks5h://), "ca_cert_path":
  "/path/ca.pem", "strict_fields": false, "bulk_concurrency": 4, "deadline_secs": 180 (one
  bound on a whole single operation; default 3 × timeout_secs), "max_response_mb": 64 (larger
- answers fail with RESPONSE_TOO_LARGE), "guid_fields": {"user": "UF_USR_...", "contact":
+ answers fail with RESPONSE_TOO_LARGE), "execution_limit_secs": 60 (how long the portal may
+ still run a request whose answer was lost; a lookup proves it absent only after that), "guid_fields": {"user": "UF_USR_...", "contact":
  "UF_CRM_...", "company": "UF_CRM_..."}}`; only `webhook_url` is required. A bad value of any key (an unusable proxy included) fails here, not per call.
 
  Returns a new handle, or NULL on failure. When `error_json` is not NULL it receives NULL on
@@ -105,7 +106,11 @@ char *b24_call(const B24Client *client, const char *method, const char *params_j
  first failing command stops the rest. Returns `{"ok":true,"result":{"result":{...},
  "result_error":{name:{"error","error_description","kind"}},"result_total":{...},
  "result_next":{...},"result_time":{...}},"failed":N,"not_executed":[names]}`, or a failure
- envelope. Free with `b24_string_free`.
+ envelope. The portal expands `$result[`, `$next[`, `$total[`, `$time[`, `$error[` anywhere in
+ a batch value, so a `{"method","params"}` command whose params hold such text is refused
+ (`INVALID_COMMANDS`); write references in `"method?query"` commands. A batch holding a write
+ whose answer was lost or garbled is `OUTCOME_UNKNOWN`, never re-sent. Free with
+ `b24_string_free`.
 
  # Safety
  As `b24_call`.
@@ -267,9 +272,11 @@ char *b24_set_company_multifield(const B24Client *client, int64_t id, const char
  requests, writes go 50 per `batch` request with several requests in flight, all paced by the
  portal's shared bucket. `result` has one entry per record, in input order:
  `{"guid","id","created"}` or `{"guid","error":{...}}`; `summary` is
- `{"created","updated","failed"}`. A failed command is reported, never re-sent; only
- commands that did not run (or whose outcome was unknown, after a GUID lookup) are sent
- again. `progress` may be NULL. Files by path are not supported here. Free with
+ `{"created","updated","failed","unknown"}`: `failed` records were not written; `unknown`
+ ones (`OUTCOME_UNKNOWN`) may have been and were not sent again (check them by GUID). A
+ failed command is never re-sent; commands that did not run are sent again, and a write that
+ may have run only after a GUID lookup made once it can no longer be running
+ (`execution_limit_secs`). `progress` may be NULL. Files by path are not supported here. Free with
  `b24_string_free`.
 
  # Safety

@@ -359,7 +359,9 @@ pub fn bulk_upsert(
     let summary = json!({
         "created": count(&|r| r["created"] == json!(true)),
         "updated": count(&|r| r["created"] == json!(false)),
-        "failed": count(&|r| r.get("error").is_some()),
+        // A record whose write may have run is not "failed": it may be on the portal.
+        "failed": count(&|r| r.get("error").is_some() && r["error"]["code"] != json!("OUTCOME_UNKNOWN")),
+        "unknown": count(&|r| r["error"]["code"] == json!("OUTCOME_UNKNOWN")),
     });
     let mut extra = Map::new();
     extra.insert("summary".into(), summary);

@@ -255,9 +255,10 @@ pub struct Config {
     /// One bound on the whole of a single operation (default 3 × `timeout`): pacing, retries,
     /// the field check, and resolving a lost answer all fit in it.
     pub deadline: Duration,
-    /// How long the portal may still be running a request after it was sent (default 60 s: the
-    /// cloud cuts requests off then; a boxed portal needs its own PHP `max_execution_time`). A
-    /// write whose answer was lost is looked up only after this, never re-sent before.
+    /// How long the portal may go on running a request after it arrived (default 60 s: the
+    /// cloud cuts requests off then; a boxed portal needs the wall-clock limit of its PHP). A
+    /// write whose answer was lost is looked up only this long (+1 s) after the client stopped
+    /// waiting for it, and never re-sent before.
     pub execution_limit: Duration,
 }
 

@@ -50,7 +50,10 @@ fn run_c_program(under_valgrind: bool) {
     } else {
         Command::new(&exe)
     };
+    // cargo's LD_LIBRARY_PATH puts target/<profile>/ before the program's RUNPATH, and an
+    // older `cargo build` may have left a stale copy of the library there.
     let out = cmd
+        .env("LD_LIBRARY_PATH", lib_dir)
         .arg(emu.webhook_url())
         .arg(guid)
         .output()

@@ -2,7 +2,7 @@
 
 use super::guid::{ambiguous, find_by_guid, guid_field, guid_of, Claim};
 use super::settle::{judge, outcome_unknown, settles_for, wait_until, Verdict, MARGIN};
-use crate::client::Client;
+use crate::client::{deadline, Client};
 use crate::crm::{self, Entity, WriteRequest};
 use crate::error::Error;
 use std::time::Instant;
@@ -82,7 +82,11 @@ fn resolve_unknown_add(
     settles: Instant,
     cause: &Error,
 ) -> Result<Upserted, Error> {
+    // Within the operation's deadline too: past it, the answer is OUTCOME_UNKNOWN, not a wait.
     let allowance = client.config().execution_limit + MARGIN;
+    let allowance = deadline::current().map_or(allowance, |d| {
+        allowance.min(d.saturating_duration_since(Instant::now()))
+    });
     if !wait_until(settles, allowance) {
         return Err(outcome_unknown(cause, "it could still be running"));
     }

@@ -138,7 +138,7 @@ int main(int argc, char **argv) {
     expect(b24_bulk_upsert_contacts(client,
                "[{\"NAME\":\"B1\",\"UF_CRM_1723100443089\":\"b-1\"},{\"NAME\":\"B2\",\"UF_CRM_1723100443089\":\"b-2\"}]",
                on_progress, &seen),
-           "\"summary\":{\"created\":2,\"updated\":0,\"failed\":0}", "b24_bulk_upsert_contacts");
+           "\"summary\":{\"created\":2,\"updated\":0,\"failed\":0,\"unknown\":0}", "b24_bulk_upsert_contacts");
     CHECK(seen.calls > 0 && seen.done == 2 && seen.total == 2, "progress callback saw the end");
     expect(b24_bulk_upsert_companies(client, "[{\"TITLE\":\"BC\",\"UF_CRM_1723100288587\":\"bc-1\"}]", NULL, NULL),
            "\"created\":1", "b24_bulk_upsert_companies without callback");

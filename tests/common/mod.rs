@@ -22,6 +22,32 @@ pub fn emulator(bucket: Option<Bucket>) -> Emulator {
     Emulator::start(cfg).expect("emulator starts")
 }
 
+/// The cut-off of [`quick_emulator`] (the cloud's is 60 s).
+pub const QUICK_LIMIT_SECS: f64 = 2.0;
+
+/// An emulator without limits whose cut-off is [`QUICK_LIMIT_SECS`], so a write whose answer
+/// was lost is resolved in seconds; pair it with [`quick_client`].
+pub fn quick_emulator() -> Emulator {
+    let cfg = EmulatorConfig {
+        secret: SECRET.into(),
+        bucket: None,
+        execution_limit: Some(std::time::Duration::from_secs_f64(QUICK_LIMIT_SECS)),
+        ..EmulatorConfig::default()
+    };
+    Emulator::start(cfg).expect("emulator starts")
+}
+
+/// A client that knows [`quick_emulator`]'s cut-off, plus `extra` config keys.
+pub fn quick_client(emu: &Emulator, extra: Value) -> Client {
+    let mut cfg = json!({ "execution_limit_secs": QUICK_LIMIT_SECS });
+    if let Value::Object(m) = extra {
+        for (k, v) in m {
+            cfg[k] = v;
+        }
+    }
+    client_with(emu, cfg)
+}
+
 /// A client for `emu` with extra config keys merged in (default: no client-side limit).
 pub fn client_with(emu: &Emulator, extra: Value) -> Client {
     let mut cfg =

@@ -74,7 +74,7 @@ impl Portal<'_> {
 /// The client under test: short timeouts so that "late" is late, and the emulator's cut-off
 /// and the client's execution limit short so that resolving a lost write takes seconds.
 fn client(emu: &Emulator) -> Client {
-    client_with(emu, json!({"timeout_secs": 1, "max_retries": 3}))
+    quick_client(emu, json!({"timeout_secs": 1, "max_retries": 3}))
 }
 
 /// How a case may end.
@@ -106,7 +106,7 @@ fn unknown(v: &Value) -> bool {
 /// Runs `op` once per fault on `method`, each on a fresh emulator.
 fn each_fault(method: &str, op: impl Fn(&str, &Emulator, &Portal, FaultAction)) {
     for (name, action) in faults() {
-        let emu = emulator(None);
+        let emu = quick_emulator();
         let portal = Portal {
             emu: &emu,
             admin: client_with(&emu, json!({})),

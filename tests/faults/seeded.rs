@@ -59,8 +59,8 @@ fn records(run: &str) -> String {
 }
 
 fn run_seed(seed: u64) {
-    let emu = emulator(None);
-    let c = client_with(&emu, json!({"timeout_secs": 1, "max_retries": 3}));
+    let emu = quick_emulator();
+    let c = quick_client(&emu, json!({"timeout_secs": 1, "max_retries": 3}));
     emu.set_random_faults(Some(RandomFaults {
         seed,
         probability: 0.2,
@@ -131,4 +131,11 @@ fn bulk_upsert_under_random_faults_seed_2() {
 #[test]
 fn bulk_upsert_under_random_faults_seed_3() {
     run_seed(3);
+}
+
+#[test]
+fn bulk_upsert_under_random_faults_seeds_4_to_8() {
+    for seed in 4..=8 {
+        run_seed(seed);
+    }
 }

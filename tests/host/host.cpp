@@ -952,7 +952,7 @@ static void test_connected(Driver& d, const std::string& webhook) {
                           u"{\"NAME\":\"Б\",\"UF_CRM_1723100443089\":\"host-bulk-2\"},"
                           u"{\"NAME\":\"no guid\"}]";
     std::string bulk = d.expect_ok("BulkUpsertContacts", u"ЗаписатьКонтактыПакетом", {v_wstr(recs)});
-    check(contains(bulk, "\"summary\":{\"created\":2,\"updated\":0,\"failed\":1}"), "BulkUpsertContacts summary", bulk);
+    check(contains(bulk, "\"summary\":{\"created\":2,\"updated\":0,\"failed\":1,\"unknown\":0}"), "BulkUpsertContacts summary", bulk);
     check(d.conn_->status_sets > sets_before, "bulk progress shows in the status line");
     check(d.conn_->status_resets > 0, "the status line is reset afterwards");
     check(utf8(d.conn_->last_status) == "Bitrix24: 3 / 3", "the last status is the final count", utf8(d.conn_->last_status));
