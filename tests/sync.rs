@@ -218,7 +218,7 @@ fn bulk_upsert_in_order_idempotent_with_progress() {
     assert_eq!(rows.len(), 232);
     assert_eq!(
         full["summary"],
-        json!({"created": 230, "updated": 1, "failed": 1}),
+        json!({"created": 230, "updated": 1, "failed": 1, "unknown": 0}),
         "{}",
         full["summary"]
     );
@@ -252,7 +252,7 @@ fn bulk_upsert_in_order_idempotent_with_progress() {
     ));
     assert_eq!(
         full["summary"],
-        json!({"created": 0, "updated": 230, "failed": 0})
+        json!({"created": 0, "updated": 230, "failed": 0, "unknown": 0})
     );
     assert_eq!(emu.entity_count(EntityKind::Contact), 230);
     let batches = *emu.stats().by_method.get("batch").unwrap();
@@ -277,7 +277,7 @@ fn partial_batch_failure_is_reported_not_resent() {
     ));
     assert_eq!(
         full["summary"],
-        json!({"created": 58, "updated": 0, "failed": 2})
+        json!({"created": 58, "updated": 0, "failed": 2, "unknown": 0})
     );
     let rows = full["result"].as_array().unwrap();
     for i in [10, 55] {
@@ -454,7 +454,7 @@ fn bulk_lookup_pages_past_a_full_page_of_duplicates() {
     ));
     assert_eq!(
         full["summary"],
-        json!({"created": 0, "updated": 49, "failed": 1}),
+        json!({"created": 0, "updated": 49, "failed": 1, "unknown": 0}),
         "{}",
         full["summary"]
     );

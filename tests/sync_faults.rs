@@ -209,7 +209,7 @@ fn bulk_write_batch_outliving_the_timeout_is_not_resent() {
     assert_eq!(assert_truthful(&emu, rows, &names_of(&recs)), [100, 0, 0]);
     assert_eq!(
         full["summary"],
-        json!({"created": 100, "updated": 0, "failed": 0})
+        json!({"created": 100, "updated": 0, "failed": 0, "unknown": 0})
     );
 }
 
@@ -319,7 +319,7 @@ fn bulk_values_that_look_like_batch_references_are_stored_verbatim() {
         let created = if run == "first" { 60 } else { 0 };
         assert_eq!(
             full["summary"],
-            json!({"created": created, "updated": 60 - created, "failed": 0}),
+            json!({"created": created, "updated": 60 - created, "failed": 0, "unknown": 0}),
             "{run} run: {}",
             full["summary"]
         );
@@ -378,7 +378,7 @@ fn one_broken_lookup_answer_is_retried() {
     let full = bulk(&c, &recs);
     assert_eq!(
         full["summary"],
-        json!({"created": 1000, "updated": 0, "failed": 0}),
+        json!({"created": 1000, "updated": 0, "failed": 0, "unknown": 0}),
         "{}",
         full["result"][0]
     );
@@ -401,7 +401,7 @@ fn a_lookup_that_keeps_failing_fails_only_its_segment() {
     let rows = full["result"].as_array().unwrap();
     assert_eq!(
         full["summary"],
-        json!({"created": 750, "updated": 0, "failed": 250}),
+        json!({"created": 750, "updated": 0, "failed": 250, "unknown": 0}),
         "{}",
         full["summary"]
     );
@@ -457,7 +457,7 @@ fn write_batch_answered_with_an_empty_200_is_resolved_by_lookup() {
     let rows = full["result"].as_array().unwrap();
     assert_eq!(
         full["summary"],
-        json!({"created": 100, "updated": 0, "failed": 0}),
+        json!({"created": 100, "updated": 0, "failed": 0, "unknown": 0}),
         "{}",
         full["summary"]
     );
