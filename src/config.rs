@@ -252,8 +252,8 @@ pub struct Config {
     /// The largest answer body read (default 64 MiB; every real answer is far smaller). A larger
     /// one is refused while it is read, so no answer can exhaust the host's memory.
     pub max_response_bytes: usize,
-    /// One bound on the whole of a single operation (default 3 × `timeout`): pacing, retries,
-    /// the field check, and resolving a lost answer all fit in it.
+    /// One bound on the whole of a single operation (default 3 × `timeout` + `execution_limit` +
+    /// 1 s): pacing, retries, the field check, and resolving a lost answer all fit in it.
     pub deadline: Duration,
     /// How long the portal may go on running a request after it arrived (default 60 s: the
     /// cloud cuts requests off then; a boxed portal needs the wall-clock limit of its PHP). A
@@ -273,7 +273,7 @@ impl Config {
     /// Keys: `webhook_url` (required), `connect_timeout_secs` (10), `timeout_secs` (60),
     /// `max_retries` (5), `rate_limit` (`{"burst":50,"per_second":2}`; `false` turns it off),
     /// `proxy`, `ca_cert_path`, `guid_fields` (`{"user","contact","company"}`), `strict_fields` (false),
-    /// `bulk_concurrency` (4), `max_response_mb` (64), `deadline_secs` (3 × `timeout_secs`),
+    /// `bulk_concurrency` (4), `max_response_mb` (64), `deadline_secs` (3 × `timeout_secs` + `execution_limit_secs` + 1),
     /// `execution_limit_secs` (60).
     pub fn from_json(json: &str) -> Result<Config, Error> {
         let raw: RawConfig = serde_json::from_str(json).map_err(|e| {
@@ -329,9 +329,12 @@ impl Config {
             validate_proxy(p)?;
         }
         let timeout = secs(raw.timeout_secs, 60.0, "timeout_secs")?;
+        let execution_limit = secs(raw.execution_limit_secs, 60.0, "execution_limit_secs")?;
+        // Room for three timed-out requests and one wait for the portal's cut-off: an upsert
+        // whose add was lost can still be resolved within it.
         let deadline = secs(
             raw.deadline_secs,
-            3.0 * timeout.as_secs_f64(),
+            3.0 * timeout.as_secs_f64() + execution_limit.as_secs_f64() + 1.0,
             "deadline_secs",
         )?;
         let max_mb = raw.max_response_mb.unwrap_or(64.0);
@@ -354,7 +357,7 @@ impl Config {
             guid_fields,
             strict_fields: raw.strict_fields.unwrap_or(false),
             bulk_concurrency: raw.bulk_concurrency.unwrap_or(4).clamp(1, 16),
-            execution_limit: secs(raw.execution_limit_secs, 60.0, "execution_limit_secs")?,
+            execution_limit,
         })
     }
 }

@@ -86,8 +86,8 @@ unsafe fn arg_client<'a>(p: *const B24Client) -> Result<&'a Client, Error> {
 /// `config_json`: `{"webhook_url": "https://PORTAL/rest/USER_ID/SECRET/", "timeout_secs": 60,
 /// "connect_timeout_secs": 10, "max_retries": 5, "rate_limit": {"burst": 50, "per_second": 2}
 /// (or false), "proxy": "http://..." (or https://, socks5://, socks5h://), "ca_cert_path":
-/// "/path/ca.pem", "strict_fields": false, "bulk_concurrency": 4, "deadline_secs": 180 (one
-/// bound on a whole single operation; default 3 × timeout_secs), "max_response_mb": 64 (larger
+/// "/path/ca.pem", "strict_fields": false, "bulk_concurrency": 4, "deadline_secs": 241 (one
+/// bound on a whole single operation; default 3 × timeout_secs + execution_limit_secs + 1), "max_response_mb": 64 (larger
 /// answers fail with RESPONSE_TOO_LARGE), "execution_limit_secs": 60 (how long the portal may
 /// still run a request whose answer was lost; a lookup proves it absent only after that), "guid_fields": {"user": "UF_USR_...", "contact":
 /// "UF_CRM_...", "company": "UF_CRM_..."}}`; only `webhook_url` is required. A bad value of any key (an unusable proxy included) fails here, not per call.
