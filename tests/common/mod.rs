@@ -90,50 +90,10 @@ pub fn err(reply: Reply) -> Value {
 
 /// The customer's contact example (spec, "Создать контакт"), with the company link given.
 pub fn spec_contact(company_id: &str) -> Value {
-    json!({
-        "fields": {
-            "NAME": "Անուն", "LAST_NAME": "Ազգանուն", "SECOND_NAME": "Հայրանուն",
-            "PHONE": [{"VALUE": "+37498888888"}, {"VALUE": "+37498888888"}],
-            "EMAIL": [{"VALUE": "test1@gmail.com"}, {"VALUE": "test2@gmail.com"}],
-            "UF_CRM_1721896329420": "Իրավաբանական հասցե",
-            "UF_CRM_1723108337023": "Գործունեության հասցե",
-            "UF_CRM_664DBFBD43D75": ["Կայանի տեղադրման հասցե 1", "Կայանի տեղադրման հասցե 2"],
-            "UF_CRM_1707822379207": "Անձնագիր",
-            "UF_CRM_1707822426950": "2024-08-08T14:05:21+04:00",
-            "UF_CRM_1707822448806": "Ում կողմից",
-            "UF_CRM_1707822458574": "ՀԾՀ",
-            "UF_CRM_1707822731302": "464",
-            "UF_CRM_1707822585830": "Հ/Հ",
-            "COMPANY": [company_id],
-            "TYPE_ID": "UC_DIUN9M",
-            "COMMENTS": "Մեկնաբանություն",
-            "ASSIGNED_BY_ID": "1",
-            "UF_CRM_1707822691457": [{"fileData": ["test1.txt", "AA=="]}, {"fileData": ["test2.txt", "AA=="]}],
-            "UF_CRM_1723100443089": "GUID ID Contact",
-            "UF_CRM_1723100456115": "CODE Contact "
-        }
-    })
+    json!({ "fields": b24_emulator::spec::contact_fields(company_id) })
 }
 
 /// The customer's company example (spec, "Создать компанию").
 pub fn spec_company() -> Value {
-    json!({
-        "fields": {
-            "TITLE": "Կազմակերպության անվանում",
-            "UF_CRM_1721909503670": "Աշխատանքային անվանում",
-            "PHONE": [{"VALUE": "+37498888888"}, {"VALUE": "+37498888889"}],
-            "EMAIL": [{"VALUE": "test1@gmail.com"}, {"VALUE": "test2@gmail.com"}],
-            "UF_CRM_1721896430796": "Իրավաբանական հասցե",
-            "UF_CRM_1721896453819": "Գործունեության  հասցե",
-            "UF_CRM_1707823114526": "ՀՎՀՀ",
-            "UF_CRM_1707823136855": "259",
-            "UF_CRM_1707823142254": "Հ/Հ",
-            "UF_CRM_664DBFBD53217": ["Կայանի տեղադրման հասցե 1", "Կայանի տեղադրման հասցե 2"],
-            "COMMENTS": "COMMENTS",
-            "ASSIGNED_BY_ID": "1",
-            "UF_CRM_1707823223708": [{"fileData": ["test1.txt", "AA=="]}, {"fileData": ["test2.txt", "AA=="]}],
-            "UF_CRM_1723100322669": "CODE Company",
-            "UF_CRM_1723100288587": "GUID ID Company"
-        }
-    })
+    json!({ "fields": b24_emulator::spec::company_fields() })
 }

@@ -10,6 +10,7 @@ mod filter;
 mod http;
 mod php;
 mod rest;
+pub mod spec;
 mod time;
 mod users;
 
