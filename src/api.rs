@@ -120,6 +120,22 @@ pub fn envelope(reply: &Reply) -> String {
     out
 }
 
+/// The reply with the webhook secret masked in its error and warnings: they may quote caller
+/// input (a method name, a field key) as well as the portal. Answers from the portal were
+/// masked when they were read.
+fn masked(client: &Client, reply: Reply) -> Reply {
+    let w = &client.config().webhook;
+    match reply {
+        Ok(mut s) => {
+            for x in &mut s.warnings {
+                *x = w.mask(x);
+            }
+            Ok(s)
+        }
+        Err(e) => Err(client.mask_error(e)),
+    }
+}
+
 /// Starts the one deadline (`deadline_secs`) that bounds a single operation, whatever requests
 /// and retries it makes. Bulk upsert, batch and export have none: they are long by nature, and
 /// each of their requests is bounded on its own.
@@ -175,44 +191,59 @@ pub fn connect(
 
 /// Calls any method. `params_json` is a JSON object, or `None`/empty for no parameters.
 pub fn call(client: &Client, method: &str, params_json: Option<&str>) -> Reply {
-    let _deadline = single_operation(client);
-    let params = match params_json.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(text) => parse_json("params", text)?,
-        None => json!({}),
-    };
-    if !params.is_object() {
-        return Err(Error::invalid_input(
-            "INVALID_PARAMS",
-            "params must be a JSON object",
-        ));
-    }
-    Ok(Success::from_response(client.call(method, &params)?))
+    masked(
+        client,
+        (|| -> Reply {
+            let _deadline = single_operation(client);
+            let params = match params_json.map(str::trim).filter(|s| !s.is_empty()) {
+                Some(text) => parse_json("params", text)?,
+                None => json!({}),
+            };
+            if !params.is_object() {
+                return Err(Error::invalid_input(
+                    "INVALID_PARAMS",
+                    "params must be a JSON object",
+                ));
+            }
+            Ok(Success::from_response(client.call(method, &params)?))
+        })(),
+    )
 }
 
 /// Runs a batch of commands (a JSON object name -> command, or an array); see [`batch`].
 /// `result` holds Bitrix's five maps merged over all requests; `not_executed` names the
 /// commands a `halt` stopped; `failed` counts the per-command errors in `result.result_error`.
 pub fn batch(client: &Client, commands_json: &str, halt: bool) -> Reply {
-    let commands = batch::parse_commands(&parse_json("commands", commands_json)?)?;
-    let out = batch::run(client, &commands, halt)?;
-    let mut extra = Map::new();
-    extra.insert("failed".into(), json!(out.failed));
-    extra.insert("not_executed".into(), json!(out.not_executed));
-    Ok(Success {
-        result: Value::Object(out.maps).into(),
-        extra,
-        ..Success::default()
-    })
+    masked(
+        client,
+        (|| -> Reply {
+            let commands = batch::parse_commands(&parse_json("commands", commands_json)?)?;
+            let out = batch::run(client, &commands, halt)?;
+            let mut extra = Map::new();
+            extra.insert("failed".into(), json!(out.failed));
+            extra.insert("not_executed".into(), json!(out.not_executed));
+            Ok(Success {
+                result: Value::Object(out.maps).into(),
+                extra,
+                ..Success::default()
+            })
+        })(),
+    )
 }
 
 /// Finds the one user whose 1C GUID field equals `guid`; `result` is that user object.
 pub fn get_user_by_guid(client: &Client, guid: &str) -> Reply {
-    let _deadline = single_operation(client);
-    let user = crm::user_by_guid(client, guid)?;
-    Ok(Success {
-        result: user.into(),
-        ..Success::default()
-    })
+    masked(
+        client,
+        (|| -> Reply {
+            let _deadline = single_operation(client);
+            let user = crm::user_by_guid(client, guid)?;
+            Ok(Success {
+                result: user.into(),
+                ..Success::default()
+            })
+        })(),
+    )
 }
 
 fn write_request(entity: Entity, fields_json: &str) -> Result<WriteRequest, Error> {
@@ -221,99 +252,134 @@ fn write_request(entity: Entity, fields_json: &str) -> Result<WriteRequest, Erro
 
 /// `crm.<entity>.add`; `result` is the new ID.
 pub fn create(client: &Client, entity: Entity, fields_json: &str) -> Reply {
-    let _deadline = single_operation(client);
-    let req = write_request(entity, fields_json)?;
-    let (id, warnings) = crm::create(client, entity, &req)?;
-    Ok(Success {
-        result: json!(id).into(),
-        warnings,
-        ..Success::default()
-    })
+    masked(
+        client,
+        (|| -> Reply {
+            let _deadline = single_operation(client);
+            let req = write_request(entity, fields_json)?;
+            let (id, warnings) = crm::create(client, entity, &req)?;
+            Ok(Success {
+                result: json!(id).into(),
+                warnings,
+                ..Success::default()
+            })
+        })(),
+    )
 }
 
 /// `crm.<entity>.update`; `result` is `true`.
 pub fn update(client: &Client, entity: Entity, id: i64, fields_json: &str) -> Reply {
-    let _deadline = single_operation(client);
-    crm::check_id(id)?;
-    let req = write_request(entity, fields_json)?;
-    let (resp, warnings) = crm::update(client, entity, id, &req)?;
-    Ok(Success {
-        warnings,
-        ..Success::from_response(resp)
-    })
+    masked(
+        client,
+        (|| -> Reply {
+            let _deadline = single_operation(client);
+            crm::check_id(id)?;
+            let req = write_request(entity, fields_json)?;
+            let (resp, warnings) = crm::update(client, entity, id, &req)?;
+            Ok(Success {
+                warnings,
+                ..Success::from_response(resp)
+            })
+        })(),
+    )
 }
 
 /// `crm.<entity>.delete`; `result` is `true`.
 pub fn delete(client: &Client, entity: Entity, id: i64) -> Reply {
-    let _deadline = single_operation(client);
-    let warnings = crm::delete(client, entity, id)?;
-    Ok(Success {
-        result: json!(true).into(),
-        warnings,
-        ..Success::default()
-    })
+    masked(
+        client,
+        (|| -> Reply {
+            let _deadline = single_operation(client);
+            let warnings = crm::delete(client, entity, id)?;
+            Ok(Success {
+                result: json!(true).into(),
+                warnings,
+                ..Success::default()
+            })
+        })(),
+    )
 }
 
 /// `crm.<entity>.get`; `result` is the entity object.
 pub fn get(client: &Client, entity: Entity, id: i64) -> Reply {
-    let _deadline = single_operation(client);
-    Ok(Success::from_response(crm::by_id(
-        client, entity, "get", id,
-    )?))
+    masked(
+        client,
+        (|| -> Reply {
+            let _deadline = single_operation(client);
+            Ok(Success::from_response(crm::by_id(
+                client, entity, "get", id,
+            )?))
+        })(),
+    )
 }
 
 /// `crm.<entity>.fields`; `result` maps field codes to their descriptions.
 pub fn fields(client: &Client, entity: Entity) -> Reply {
-    let _deadline = single_operation(client);
-    let f = crm::field_list(client, entity)?;
-    Ok(Success {
-        result: Value::Object((*f).clone()).into(),
-        ..Success::default()
-    })
+    masked(
+        client,
+        (|| -> Reply {
+            let _deadline = single_operation(client);
+            let f = crm::field_list(client, entity)?;
+            Ok(Success {
+                result: Value::Object((*f).clone()).into(),
+                ..Success::default()
+            })
+        })(),
+    )
 }
 
 /// Calls `scope`; `result` is `{"scopes":[...],"crm":bool,"user":bool,"webhook":"<masked URL>"}`.
 pub fn check_connection(client: &Client) -> Reply {
-    let _deadline = single_operation(client);
-    let resp = client.call("scope", &json!({}))?;
-    let scopes: Vec<String> = match &resp.value()? {
-        Value::Array(a) => a
-            .iter()
-            .filter_map(|s| s.as_str().map(String::from))
-            .collect(),
-        _ => {
-            return Err(Error::new(
-                ErrorKind::Protocol,
-                "INVALID_RESPONSE",
-                "scope did not return a list",
-            ))
-        }
-    };
-    let has = |s: &str| scopes.iter().any(|x| x == s);
-    let mut out = Success {
-        result: json!({ "scopes": scopes, "crm": has("crm"), "user": has("user"), "webhook": client.masked_webhook_url() }).into(),
-        ..Success::default()
-    };
-    for needed in ["crm", "user"] {
-        if !has(needed) {
-            out.warnings
-                .push(format!("the webhook lacks the `{needed}` scope"));
-        }
-    }
-    Ok(out)
+    masked(
+        client,
+        (|| -> Reply {
+            let _deadline = single_operation(client);
+            let resp = client.call("scope", &json!({}))?;
+            let scopes: Vec<String> = match &resp.value()? {
+                Value::Array(a) => a
+                    .iter()
+                    .filter_map(|s| s.as_str().map(String::from))
+                    .collect(),
+                _ => {
+                    return Err(Error::new(
+                        ErrorKind::Protocol,
+                        "INVALID_RESPONSE",
+                        "scope did not return a list",
+                    ))
+                }
+            };
+            let has = |s: &str| scopes.iter().any(|x| x == s);
+            let mut out = Success {
+            result: json!({ "scopes": scopes, "crm": has("crm"), "user": has("user"), "webhook": client.masked_webhook_url() }).into(),
+            ..Success::default()
+        };
+            for needed in ["crm", "user"] {
+                if !has(needed) {
+                    out.warnings
+                        .push(format!("the webhook lacks the `{needed}` scope"));
+                }
+            }
+            Ok(out)
+        })(),
+    )
 }
 
 /// Upserts by 1C GUID (the GUID field must be among the fields); `result` is
 /// `{"id": N, "created": true|false}`.
 pub fn upsert(client: &Client, entity: Entity, fields_json: &str) -> Reply {
-    let _deadline = single_operation(client);
-    let req = write_request(entity, fields_json)?;
-    let (u, warnings) = sync::upsert(client, entity, &req)?;
-    Ok(Success {
-        result: json!({"id": u.id, "created": u.created}).into(),
-        warnings,
-        ..Success::default()
-    })
+    masked(
+        client,
+        (|| -> Reply {
+            let _deadline = single_operation(client);
+            let req = write_request(entity, fields_json)?;
+            let (u, warnings) = sync::upsert(client, entity, &req)?;
+            Ok(Success {
+                result: json!({"id": u.id, "created": u.created}).into(),
+                warnings,
+                ..Success::default()
+            })
+        })(),
+    )
 }
 
 /// Makes a multi-field (PHONE, EMAIL, WEB, IM, LINK) exactly the given values (a JSON array
@@ -325,16 +391,21 @@ pub fn set_multifield(
     field: &str,
     values_json: &str,
 ) -> Reply {
-    let _deadline = single_operation(client);
-    crm::check_id(id)?;
-    let values = parse_json("values", values_json)?;
-    let r = sync::replace_multifield(client, entity, id, field, &values)?;
-    Ok(Success {
-        result:
-            json!({"kept": r.kept, "changed": r.changed, "added": r.added, "deleted": r.deleted})
-                .into(),
-        ..Success::default()
-    })
+    masked(
+        client,
+        (|| -> Reply {
+            let _deadline = single_operation(client);
+            crm::check_id(id)?;
+            let values = parse_json("values", values_json)?;
+            let r = sync::replace_multifield(client, entity, id, field, &values)?;
+            Ok(Success {
+            result:
+                json!({"kept": r.kept, "changed": r.changed, "added": r.added, "deleted": r.deleted})
+                    .into(),
+            ..Success::default()
+        })
+        })(),
+    )
 }
 
 /// Upserts a JSON array of records by 1C GUID; `result` holds one entry per record in input
@@ -345,32 +416,37 @@ pub fn bulk_upsert(
     records_json: &str,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Reply {
-    let Value::Array(records) = parse_json("records", records_json)? else {
-        return Err(Error::invalid_input(
-            "INVALID_RECORDS",
-            "records must be a JSON array",
-        ));
-    };
-    let options = BulkOptions {
-        concurrency: client.config().bulk_concurrency,
-    };
-    let (rows, warnings) = sync::bulk_upsert(client, entity, &records, options, progress)?;
-    let count = |f: &dyn Fn(&Value) -> bool| rows.iter().filter(|r| f(r)).count();
-    let summary = json!({
-        "created": count(&|r| r["created"] == json!(true)),
-        "updated": count(&|r| r["created"] == json!(false)),
-        // A record whose write may have run is not "failed": it may be on the portal.
-        "failed": count(&|r| r.get("error").is_some() && r["error"]["code"] != json!("OUTCOME_UNKNOWN")),
-        "unknown": count(&|r| r["error"]["code"] == json!("OUTCOME_UNKNOWN")),
-    });
-    let mut extra = Map::new();
-    extra.insert("summary".into(), summary);
-    Ok(Success {
-        result: Value::Array(rows).into(),
-        warnings,
-        extra,
-        ..Success::default()
-    })
+    masked(
+        client,
+        (|| -> Reply {
+            let Value::Array(records) = parse_json("records", records_json)? else {
+                return Err(Error::invalid_input(
+                    "INVALID_RECORDS",
+                    "records must be a JSON array",
+                ));
+            };
+            let options = BulkOptions {
+                concurrency: client.config().bulk_concurrency,
+            };
+            let (rows, warnings) = sync::bulk_upsert(client, entity, &records, options, progress)?;
+            let count = |f: &dyn Fn(&Value) -> bool| rows.iter().filter(|r| f(r)).count();
+            let summary = json!({
+                "created": count(&|r| r["created"] == json!(true)),
+                "updated": count(&|r| r["created"] == json!(false)),
+                // A record whose write may have run is not "failed": it may be on the portal.
+                "failed": count(&|r| r.get("error").is_some() && r["error"]["code"] != json!("OUTCOME_UNKNOWN")),
+                "unknown": count(&|r| r["error"]["code"] == json!("OUTCOME_UNKNOWN")),
+            });
+            let mut extra = Map::new();
+            extra.insert("summary".into(), summary);
+            Ok(Success {
+                result: Value::Array(rows).into(),
+                warnings,
+                extra,
+                ..Success::default()
+            })
+        })(),
+    )
 }
 
 /// Lists every row of a `*.list` method by ID cursor. Without `file_path`, `result` is the JSON
@@ -383,45 +459,52 @@ pub fn export(
     file_path: Option<&str>,
     pages_per_batch: usize,
 ) -> Reply {
-    let params = match params_json.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(t) => parse_json("params", t)?,
-        None => json!({}),
-    };
-    match file_path.map(str::trim).filter(|s| !s.is_empty()) {
-        None => {
-            let mut rows = Vec::new();
-            let count = sync::export(client, method, &params, pages_per_batch, &mut |row| {
-                rows.push(row);
-                Ok(())
-            })?;
-            Ok(Success {
-                result: Value::Array(rows).into(),
-                total: Some(count),
-                ..Success::default()
-            })
-        }
-        Some(path) => {
-            use std::io::Write;
-            let io = |e: std::io::Error| {
-                Error::invalid_input("INVALID_FILE", format!("cannot write {path}: {e}"))
+    masked(
+        client,
+        (|| -> Reply {
+            let params = match params_json.map(str::trim).filter(|s| !s.is_empty()) {
+                Some(t) => parse_json("params", t)?,
+                None => json!({}),
             };
-            let mut w = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
-            w.write_all(b"[").map_err(io)?;
-            let mut first = true;
-            let count = sync::export(client, method, &params, pages_per_batch, &mut |row| {
-                if !first {
-                    w.write_all(b",\n").map_err(io)?;
+            match file_path.map(str::trim).filter(|s| !s.is_empty()) {
+                None => {
+                    let mut rows = Vec::new();
+                    let count =
+                        sync::export(client, method, &params, pages_per_batch, &mut |row| {
+                            rows.push(row);
+                            Ok(())
+                        })?;
+                    Ok(Success {
+                        result: Value::Array(rows).into(),
+                        total: Some(count),
+                        ..Success::default()
+                    })
                 }
-                first = false;
-                serde_json::to_writer(&mut w, &row).map_err(|e| io(e.into()))
-            })?;
-            w.write_all(b"]\n").map_err(io)?;
-            w.flush().map_err(io)?;
-            Ok(Success {
-                result: json!({"path": path, "count": count}).into(),
-                total: Some(count),
-                ..Success::default()
-            })
-        }
-    }
+                Some(path) => {
+                    use std::io::Write;
+                    let io = |e: std::io::Error| {
+                        Error::invalid_input("INVALID_FILE", format!("cannot write {path}: {e}"))
+                    };
+                    let mut w = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
+                    w.write_all(b"[").map_err(io)?;
+                    let mut first = true;
+                    let count =
+                        sync::export(client, method, &params, pages_per_batch, &mut |row| {
+                            if !first {
+                                w.write_all(b",\n").map_err(io)?;
+                            }
+                            first = false;
+                            serde_json::to_writer(&mut w, &row).map_err(|e| io(e.into()))
+                        })?;
+                    w.write_all(b"]\n").map_err(io)?;
+                    w.flush().map_err(io)?;
+                    Ok(Success {
+                        result: json!({"path": path, "count": count}).into(),
+                        total: Some(count),
+                        ..Success::default()
+                    })
+                }
+            }
+        })(),
+    )
 }

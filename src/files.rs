@@ -10,6 +10,10 @@ use std::fs::File;
 use std::io::Read;
 use std::path::PathBuf;
 
+/// The most base64 text the files of one request may take (about 384 MiB of files): far above
+/// what a portal accepts in one request, far below what a 32-bit host can hold.
+const MAX_FILES_BASE64: u64 = 512 << 20;
+
 /// A file to splice into a request body.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileRef {
@@ -117,7 +121,19 @@ pub fn serialize(params: &Value, files: &[FileRef]) -> Result<Vec<u8>, Error> {
         return Ok(json);
     }
     let b64_total: u64 = files.iter().map(|f| f.len.div_ceil(3) * 4 + 2).sum();
-    let mut out = Vec::with_capacity(json.len() + b64_total as usize);
+    if b64_total > MAX_FILES_BASE64 {
+        return Err(Error::invalid_input(
+            "INVALID_FILE",
+            format!(
+                "the files of one request exceed {} MiB",
+                MAX_FILES_BASE64 >> 20
+            ),
+        ));
+    }
+    let mut out = Vec::new();
+    // A refused allocation is an error, never an abort of the host process.
+    out.try_reserve_exact(json.len() + b64_total as usize)
+        .map_err(|_| Error::invalid_input("INVALID_FILE", "not enough memory for the files"))?;
     let mut rest = &json[..];
     for f in files {
         let needle = serialized_marker(&f.marker);

@@ -124,7 +124,7 @@ impl Client {
         body: bytes::Bytes,
         repeat: Repeat,
     ) -> Result<Response, Error> {
-        validate_method(method)?;
+        validate_method(method).map_err(|e| self.mask_error(e))?;
         let url = self.inner.config.webhook.method_url(method);
         let cfg = &self.inner.config;
         let own_bound = Instant::now() + cfg.timeout * 3;
@@ -138,7 +138,7 @@ impl Client {
                     self.note_operating(method, &resp);
                     return Ok(resp);
                 }
-                Err((e, ran)) => (self.mask(e), ran),
+                Err((e, ran)) => (self.mask_error(e), ran),
             };
             let err = if earlier_may_have_run {
                 err.with_detail("earlier_attempt_may_have_run", Value::Bool(true))
@@ -217,10 +217,18 @@ impl Client {
         }
     }
 
-    fn mask(&self, mut e: Error) -> Error {
+    /// The error with the webhook secret masked in its code, description and details (they may
+    /// quote caller input, such as a method name or a field key, as well as the portal).
+    pub fn mask_error(&self, mut e: Error) -> Error {
         let w = &self.inner.config.webhook;
         e.description = w.mask(&e.description);
         e.code = w.mask(&e.code);
+        if let Some(d) = e.details.as_mut() {
+            let text = d.to_string();
+            if w.mask(&text) != text {
+                **d = serde_json::from_str(&w.mask(&text)).unwrap_or(Value::Null);
+            }
+        }
         e
     }
 
@@ -256,7 +264,11 @@ impl Client {
             .ok()?
             .as_secs_f64();
         let wait = reset as f64 - now + 0.5;
-        (wait > 0.0).then(|| Duration::from_secs_f64(wait))
+        // A reset time from the portal is data: never a panic, never more than an hour.
+        Duration::try_from_secs_f64(wait)
+            .ok()
+            .filter(|w| !w.is_zero())
+            .map(|w| w.min(Duration::from_secs(3600)))
     }
 }
 

@@ -296,3 +296,20 @@ fn a_trickling_answer_times_out() {
     ));
     assert_eq!(ok(api::get(&c, Entity::Contact, id))["NAME"], json!("R"));
 }
+
+/// Caller input that carries the secret (a pasted URL as a method name, a field key, a batch
+/// command) is masked where the library quotes it back in an error or a warning.
+#[test]
+fn the_secret_in_caller_input_is_masked_where_it_is_quoted() {
+    let (_emu, c) = setup();
+    let hook = format!("https://portal.example.com/rest/1/{SECRET}/crm.contact.get");
+    err(api::call(&c, &hook, None));
+    err(api::call(&c, &format!("crm.{SECRET}.get?x"), None));
+    let fields = json!({ format!("UF_CRM_{SECRET}"): 1, "NAME": "K" }).to_string();
+    let v = env(&api::create(&c, Entity::Contact, &fields));
+    assert!(v.to_string().contains("***"), "{v}");
+    let cmds = json!({ "a": hook }).to_string();
+    env(&api::batch(&c, &cmds, false));
+    let cmds = json!({ "a": {"method": hook, "params": {}} }).to_string();
+    env(&api::batch(&c, &cmds, false));
+}
