@@ -411,7 +411,8 @@ fn encode_into(parts: &mut Vec<String>, prefix: &str, v: &Value) {
     match v {
         Value::Null => {} // PHP skips nulls; sending "" would clear the field instead
         Value::Bool(b) => parts.push(format!("{prefix}={}", if *b { 1 } else { 0 })),
-        Value::Number(n) => parts.push(format!("{prefix}={n}")),
+        // `1e+16`: a bare `+` in a query string is a space to PHP, so numbers are encoded too.
+        Value::Number(n) => parts.push(format!("{prefix}={}", pct(&n.to_string()))),
         Value::String(s) => parts.push(format!("{prefix}={}", pct(s))),
         Value::Array(a) => {
             for (i, x) in a.iter().enumerate() {
