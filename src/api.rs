@@ -469,7 +469,7 @@ pub fn export(
             match file_path.map(str::trim).filter(|s| !s.is_empty()) {
                 None => {
                     let mut rows = Vec::new();
-                    let count =
+                    let (count, warnings) =
                         sync::export(client, method, &params, pages_per_batch, &mut |row| {
                             rows.push(row);
                             Ok(())
@@ -477,6 +477,7 @@ pub fn export(
                     Ok(Success {
                         result: Value::Array(rows).into(),
                         total: Some(count),
+                        warnings,
                         ..Success::default()
                     })
                 }
@@ -488,7 +489,7 @@ pub fn export(
                     let mut w = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
                     w.write_all(b"[").map_err(io)?;
                     let mut first = true;
-                    let count =
+                    let (count, warnings) =
                         sync::export(client, method, &params, pages_per_batch, &mut |row| {
                             if !first {
                                 w.write_all(b",\n").map_err(io)?;
@@ -501,6 +502,7 @@ pub fn export(
                     Ok(Success {
                         result: json!({"path": path, "count": count}).into(),
                         total: Some(count),
+                        warnings,
                         ..Success::default()
                     })
                 }

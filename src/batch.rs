@@ -165,9 +165,27 @@ pub fn parse_commands(input: &Value) -> Result<Vec<Command>, Error> {
                     format!("command {name:?}: batch cannot be nested"),
                 ));
             }
+            let (method, text) = without_json_suffix(method, text);
             Ok(Command { name, method, text })
         })
         .collect()
+}
+
+/// `crm.contact.get.json` → `crm.contact.get`. The portal strips the `.json` suffix from a
+/// request's URL, not from a batch's sub-commands: `CRestProvider::batch` (rest_provider.php)
+/// takes a command's `parse_url` path as the method name, trying it in lower case and as given,
+/// so a `.json` command would be `ERROR_METHOD_NOT_FOUND` there.
+fn without_json_suffix(method: String, text: String) -> (String, String) {
+    let cut = method.len().saturating_sub(".json".len());
+    match method.get(cut..) {
+        Some(tail) if cut > 0 && tail.eq_ignore_ascii_case(".json") => {
+            let rest = text.get(method.len()..).unwrap_or("");
+            let bare = method[..cut].to_string();
+            let text = format!("{bare}{rest}");
+            (bare, text)
+        }
+        _ => (method, text),
+    }
 }
 
 /// Structured params are data: a value the portal would expand as a reference would be stored
@@ -460,6 +478,21 @@ mod tests {
         assert_eq!(c[1].text, "user.get?ID=1");
         let c = parse_commands(&json!(["scope", "user.get"])).unwrap();
         assert_eq!(c[1].name, "1");
+        let c =
+            parse_commands(&json!(["crm.contact.get.JSON?id=1", {"method": "scope.json"}, "json"]))
+                .unwrap();
+        let got: Vec<(&str, &str)> = c
+            .iter()
+            .map(|c| (c.method.as_str(), c.text.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("crm.contact.get", "crm.contact.get?id=1"),
+                ("scope", "scope"),
+                ("json", "json")
+            ]
+        );
         assert!(parse_commands(&json!({"a": "../x"})).is_err());
         assert!(parse_commands(&json!({"a": "batch?cmd[x]=scope"})).is_err());
         assert!(parse_commands(&json!({})).is_err());

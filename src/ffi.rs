@@ -273,8 +273,11 @@ unsafe fn by_id(
 
 /// Creates a contact (`crm.contact.add`). `fields_json` is the spec's body
 /// `{"fields":{...},"params":{...}}` or just the fields object. `"COMPANY": [ids]` is sent as
-/// `COMPANY_IDS` (the real field). Keys the portal would drop are named in `warnings` (an error
-/// with `strict_fields`). `result` is the new ID (a number). Never re-sent once it may have run:
+/// `COMPANY_IDS` (the real field). A `null` value clears the field (it is sent as `""`); `null`
+/// for a multi-field (PHONE, EMAIL, WEB, IM, LINK) is `INVALID_FIELDS`. Keys the portal would
+/// drop are named in `warnings` (an error with `strict_fields`); with `params.IMPORT` the system
+/// fields DATE_CREATE, DATE_MODIFY, CREATED_BY_ID, MODIFY_BY_ID are writable and not reported.
+/// `result` is the new ID (a number). Never re-sent once it may have run:
 /// a lost, late, 5xx or garbled answer, or one without a positive ID, gives `OUTCOME_UNKNOWN`.
 /// Free with `b24_string_free`.
 ///
@@ -389,8 +392,10 @@ pub unsafe extern "C" fn b24_company_fields(client: *const B24Client) -> *mut c_
 }
 
 /// Upserts a contact by its 1C GUID: the fields (as for `b24_create_contact`) must carry the
-/// GUID in the contact GUID field (default `UF_CRM_1723100443089`). Finds the contact by exact
-/// GUID match, updates it if found, adds it if not. `result` is `{"id": N, "created": bool}`.
+/// GUID in the contact GUID field (default `UF_CRM_1723100443089`). The GUID is trimmed and
+/// lower-cased, and written in that form; the portal's filter compares case-insensitively, so
+/// GUIDs differing only in case or surrounding spaces are one contact. Finds the contact by that
+/// GUID, updates it if found, adds it if not. `result` is `{"id": N, "created": bool}`.
 /// Idempotent: the same upsert twice gives one contact; concurrent upserts of one GUID in this
 /// process are serialised; an add whose answer was lost is resolved by looking the GUID up
 /// again. Several contacts with the GUID: `conflict`/`AMBIGUOUS_GUID` with `details.ids`. Free
@@ -542,7 +547,11 @@ pub unsafe extern "C" fn b24_bulk_upsert_companies(
 
 /// Lists every row of a `*.list` method (e.g. `crm.contact.list`) with the ID cursor
 /// (`order ID ASC`, `filter >ID`, `start=-1`): no duplicates, no holes, no row counting.
-/// `params_json` (may be NULL): `filter` and `select` as for the method. `file_path` NULL:
+/// `params_json` (may be NULL): `filter` and `select` as for the method. For a
+/// `crm.<entity>.list`, filter keys the portal would drop are fixed or reported: a key whose field
+/// the list knows in upper case is sent upper-cased (`"name"` → `"NAME"`, `">id"` → `">ID"`);
+/// any other unknown key is named in `warnings` (the portal would ignore that condition), or
+/// refused with `UNKNOWN_FIELDS` under `strict_fields`. `file_path` NULL:
 /// `result` is the array of rows; otherwise the rows are written to that file as a JSON array
 /// and `result` is `{"path","count"}`. `pages_per_batch` 1..50 chains that many pages in one
 /// `batch` request (0 means 1). `total` is the row count. Free with `b24_string_free`.

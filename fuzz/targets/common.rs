@@ -795,6 +795,9 @@ fn check_write_request(entity: Entity, input: &Value, req: &crm::WriteRequest) {
                 scalar => json!([scalar]),
             };
             (real, ids)
+        } else if v.is_null() {
+            // null means "clear": it is sent as "" (a null multi-field is refused).
+            (k.as_str(), json!(""))
         } else {
             (k.as_str(), v.clone())
         };
@@ -819,8 +822,13 @@ fn check_write_request(entity: Entity, input: &Value, req: &crm::WriteRequest) {
     if req.params.as_ref() != params_in {
         fail("changed-field", surface, "params were not passed through");
     }
-    for upd in [false, true] {
-        if crm::dropped_keys(known_fields(), &req.fields, upd).len() > req.fields.len() {
+    let kinds = [
+        crm::WriteKind::Add { import: false },
+        crm::WriteKind::Add { import: true },
+        crm::WriteKind::Update,
+    ];
+    for kind in kinds {
+        if crm::dropped_keys(known_fields(), &req.fields, kind).len() > req.fields.len() {
             fail("invariant", "dropped_keys", "more warnings than keys");
         }
     }

@@ -3,6 +3,7 @@
 use super::guid::id_of;
 use crate::batch::{self, Command, BATCH_LIMIT};
 use crate::client::{Client, Repeat};
+use crate::crm;
 use crate::error::{Error, ErrorKind};
 use serde_json::{json, Map, Value};
 
@@ -20,14 +21,16 @@ struct Cursor {
 /// Lists every row of a `*.list` method with the ID cursor (`order ID ASC`, `filter >ID`,
 /// `start=-1`: no row counting, no duplicates, no holes), `pages_per_batch` pages per request
 /// (1..=50; more than one chains the pages inside a batch). Each row goes to `sink`. Returns
-/// the row count.
+/// the row count and the warnings: filter keys the portal would drop (see
+/// [`crm::filter_keys`]: keys it knows in upper case are sent upper-cased, so `"name"` filters by
+/// NAME and `">id"` moves the cursor; under `strict_fields` an unknown key is an error).
 pub fn export(
     client: &Client,
     method: &str,
     params: &Value,
     pages_per_batch: usize,
     sink: &mut dyn FnMut(Value) -> Result<(), Error>,
-) -> Result<u64, Error> {
+) -> Result<(u64, Vec<String>), Error> {
     crate::client::validate_method(method)?;
     if !method.to_ascii_lowercase().ends_with(".list") {
         return Err(Error::invalid_input(
@@ -35,7 +38,7 @@ pub fn export(
             "export works with *.list methods",
         ));
     }
-    let mut cur = cursor(params)?;
+    let (mut cur, warnings) = cursor(client, method, params)?;
     // Inside a batch the portal would expand `$result[...]`-like text in the caller's params.
     let pages = match batch::references_in(params) {
         Some(_) => 1,
@@ -60,7 +63,7 @@ pub fn export(
             }
         }
         if finished {
-            return Ok(count);
+            return Ok((count, warnings));
         }
         if cur.last == before {
             return Err(Error::new(
@@ -77,7 +80,7 @@ pub fn export(
     ))
 }
 
-fn cursor(params: &Value) -> Result<Cursor, Error> {
+fn cursor(client: &Client, method: &str, params: &Value) -> Result<(Cursor, Vec<String>), Error> {
     let mut base = match params {
         Value::Object(m) => m.clone(),
         Value::Null => Map::new(),
@@ -88,7 +91,7 @@ fn cursor(params: &Value) -> Result<Cursor, Error> {
             ))
         }
     };
-    let mut filter = match base.remove("filter") {
+    let filter = match base.remove("filter") {
         Some(Value::Object(f)) => f,
         None | Some(Value::Null) => Map::new(),
         Some(_) => {
@@ -98,6 +101,7 @@ fn cursor(params: &Value) -> Result<Cursor, Error> {
             ))
         }
     };
+    let (mut filter, warnings) = crm::filter_keys(client, method, filter)?;
     let last: i64 = filter.remove(">ID").as_ref().and_then(id_of).unwrap_or(0);
     if let Some(Value::Array(sel)) = base.get_mut("select") {
         if !sel.iter().any(|s| s == "ID" || s == "*") {
@@ -106,7 +110,7 @@ fn cursor(params: &Value) -> Result<Cursor, Error> {
     }
     base.insert("order".into(), json!({"ID": "ASC"}));
     base.insert("start".into(), json!(-1));
-    Ok(Cursor { base, filter, last })
+    Ok((Cursor { base, filter, last }, warnings))
 }
 
 /// The params of the page after `cur.last`.

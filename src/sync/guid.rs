@@ -76,12 +76,27 @@ pub(crate) fn guid_field(client: &Client, entity: Entity) -> &str {
     }
 }
 
-/// A GUID value as the portal stores it: trimmed text, or a number's text.
+/// A GUID in its one normal form: trimmed, lower-case text (a number becomes its text). The
+/// portal's `=`/`@` filters compare case-insensitively (MySQL `_ci` collations) and ignore
+/// trailing spaces, so "ABC", "abc " and "abc" are one entity to it; the library looks GUIDs up,
+/// verifies the rows and stores the GUID in this form, so every path agrees and a stored GUID is
+/// found again by the same text. 1C writes GUIDs in lower case.
 pub(crate) fn guid_of(value: Option<&Value>) -> Option<String> {
     match value {
-        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_lowercase()),
         Some(Value::Number(n)) => Some(n.to_string()),
         _ => None,
+    }
+}
+
+/// Puts the GUID's normal form into the fields, so it is stored as it will be looked up.
+pub(crate) fn store_normalised(
+    fields: &mut serde_json::Map<String, Value>,
+    field: &str,
+    guid: &str,
+) {
+    if fields.get(field).and_then(Value::as_str) != Some(guid) {
+        fields.insert(field.to_string(), Value::String(guid.to_string()));
     }
 }
 
@@ -129,9 +144,14 @@ pub(crate) fn collect_matches(
     Ok(rows.len())
 }
 
-/// The IDs of the entities whose GUID field equals `guid` exactly.
+/// The IDs of the entities whose GUID field holds `guid` (compared in its normal form: trimmed,
+/// case-insensitive, as the portal's filter compares).
 pub fn find_by_guid(client: &Client, entity: Entity, guid: &str) -> Result<Vec<i64>, Error> {
     let field = guid_field(client, entity);
+    let Some(guid) = guid_of(Some(&Value::String(guid.to_string()))) else {
+        return Ok(vec![]);
+    };
+    let guid = guid.as_str();
     let params = json!({
         "filter": { format!("={field}"): guid },
         "select": ["ID", field],

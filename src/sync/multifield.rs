@@ -5,8 +5,7 @@ use crate::crm::{self, Entity};
 use crate::error::Error;
 use serde_json::{json, Value};
 
-/// The multi-fields whose items carry IDs.
-pub const MULTI_FIELDS: [&str; 5] = ["PHONE", "EMAIL", "WEB", "IM", "LINK"];
+pub use crate::crm::MULTI_FIELDS;
 
 /// What a replace did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! Upsert of one record by its 1C GUID.
 
-use super::guid::{ambiguous, find_by_guid, guid_field, guid_of, Claim};
+use super::guid::{ambiguous, find_by_guid, guid_field, guid_of, store_normalised, Claim};
 use super::settle::{judge, outcome_unknown, settles_for, wait_until, Verdict, MARGIN};
 use crate::client::{deadline, Client};
 use crate::crm::{self, Entity, WriteRequest};
@@ -16,7 +16,8 @@ pub struct Upserted {
     pub created: bool,
 }
 
-/// Finds the entity by the GUID in `req`'s fields; updates it if found, adds it if not.
+/// Finds the entity by the GUID in `req`'s fields; updates it if found, adds it if not. The GUID
+/// is written in its normal form (trimmed, lower-case), the form it is looked up by.
 /// Concurrent upserts of one GUID in this process are serialised. An add that may have run
 /// without an answer is never sent again blindly: the GUID is looked up once the add can no
 /// longer be running on the portal, and the add is sent again only if the GUID is absent then.
@@ -33,6 +34,9 @@ pub fn upsert(
             format!("the fields must carry the 1C GUID in {field}"),
         )
     })?;
+    let mut normalised = req.clone();
+    store_normalised(&mut normalised.fields, &field, &guid);
+    let req = &normalised;
     let _claim = Claim::take(client, entity, [&guid])?;
     let ids = find_by_guid(client, entity, &guid)?;
     match ids.as_slice() {

@@ -10,12 +10,12 @@ mod lookup;
 mod plan;
 mod send;
 
-use super::guid::{guid_field, guid_of, Claim};
+use super::guid::{guid_field, guid_of, store_normalised, Claim};
 use super::settle::MARGIN;
 use super::Upserted;
 use crate::batch::{self, BATCH_LIMIT};
 use crate::client::Client;
-use crate::crm::{self, Entity, WriteRequest};
+use crate::crm::{self, Entity, WriteKind, WriteRequest};
 use crate::error::Error;
 use apply::{Fate, Hints, Ledger, Write};
 use lookup::lookup_segments;
@@ -123,18 +123,25 @@ pub fn bulk_upsert(
     Ok((rows(results), warnings))
 }
 
+/// The union of the records' field keys: of plain records, and of records in import mode.
+#[derive(Default)]
+struct Unions {
+    plain: Map<String, Value>,
+    import: Map<String, Value>,
+}
+
 /// Parses every record; the ones that cannot be upserted get their error now. Also returns the
-/// union of all field keys.
+/// unions of the field keys.
 fn parse_records(
     entity: Entity,
     field: &str,
     records: &[Value],
-) -> (Vec<Option<Record>>, Results, Map<String, Value>) {
+) -> (Vec<Option<Record>>, Results, Unions) {
     let mut results: Results = (0..records.len()).map(|_| None).collect();
     let mut parsed: Vec<Option<Record>> = Vec::with_capacity(records.len());
-    let mut union = Map::new();
+    let mut union = Unions::default();
     for (i, v) in records.iter().enumerate() {
-        let rec = WriteRequest::parse(entity, v.clone()).and_then(|req| {
+        let rec = WriteRequest::parse(entity, v.clone()).and_then(|mut req| {
             if !req.files.is_empty() {
                 return Err(Error::invalid_input(
                     "INVALID_FILE",
@@ -143,6 +150,7 @@ fn parse_records(
             }
             match guid_of(req.fields.get(field)) {
                 Some(guid) => {
+                    store_normalised(&mut req.fields, field, &guid);
                     let json_only = batch::references_in(&req.to_params(None)).is_some();
                     Ok(Record {
                         guid,
@@ -158,8 +166,12 @@ fn parse_records(
         });
         match rec {
             Ok(rec) => {
+                let keys = match rec.req.is_import() {
+                    true => &mut union.import,
+                    false => &mut union.plain,
+                };
                 for k in rec.req.fields.keys() {
-                    union.insert(k.clone(), Value::Null);
+                    keys.insert(k.clone(), Value::Null);
                 }
                 parsed.push(Some(rec));
             }
@@ -172,14 +184,19 @@ fn parse_records(
     (parsed, results, union)
 }
 
-/// Field names are checked once for the union of all keys.
-fn check_fields(
-    client: &Client,
-    entity: Entity,
-    union: &Map<String, Value>,
-) -> Result<Vec<String>, Error> {
+/// Field names are checked once for the union of all keys (as adds: whether a record is an
+/// update is known only after its lookup); an import record's keys are checked as an import add.
+fn check_fields(client: &Client, entity: Entity, union: &Unions) -> Result<Vec<String>, Error> {
+    let check = |known: &Map<String, Value>| {
+        let plain = crm::dropped_keys(known, &union.plain, WriteKind::Add { import: false });
+        let import = crm::dropped_keys(known, &union.import, WriteKind::Add { import: true });
+        let fresh: Vec<String> = import.into_iter().filter(|w| !plain.contains(w)).collect();
+        let mut all = plain;
+        all.extend(fresh);
+        all
+    };
     let warnings = match crm::field_list(client, entity) {
-        Ok(known) => crm::dropped_keys(&known, union, false),
+        Ok(known) => check(&known),
         Err(e) => vec![format!(
             "field names were not checked: {}",
             e.last_error_text()

@@ -1,0 +1,179 @@
+//! A write request: the caller's fields and params, link aliases mapped, `null` made explicit.
+
+use super::Entity;
+use crate::error::Error;
+use crate::files::{self, FileRef};
+use serde_json::{json, Map, Value};
+
+/// The multi-fields whose items carry IDs.
+pub const MULTI_FIELDS: [&str; 5] = ["PHONE", "EMAIL", "WEB", "IM", "LINK"];
+
+/// A write request split into Bitrix's `fields` and `params`, with the library's warnings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteRequest {
+    /// The entity's fields, link aliases already mapped.
+    pub fields: Map<String, Value>,
+    /// Bitrix's `params` (`REGISTER_SONET_EVENT`, ...), if given.
+    pub params: Option<Value>,
+    /// Files given by path (`{"filePath": ...}`), spliced into the body when it is sent.
+    pub files: Vec<FileRef>,
+}
+
+impl WriteRequest {
+    /// Accepts either the spec's request body `{"fields": {...}, "params": {...}}` or the bare
+    /// fields object (Bitrix field names are upper-case, so a `fields` key cannot clash).
+    pub fn parse(entity: Entity, input: Value) -> Result<WriteRequest, Error> {
+        let Value::Object(mut obj) = input else {
+            return Err(Error::invalid_input(
+                "INVALID_FIELDS",
+                "fields must be a JSON object",
+            ));
+        };
+        let (fields, params) = match obj.remove("fields") {
+            Some(Value::Object(f)) => {
+                let params = obj.remove("params");
+                if let Some(k) = obj.keys().next() {
+                    return Err(Error::invalid_input(
+                        "INVALID_FIELDS",
+                        format!("unexpected key {k:?} next to \"fields\" (only \"fields\" and \"params\" are allowed there)"),
+                    ));
+                }
+                if params.as_ref().is_some_and(|p| !p.is_object()) {
+                    return Err(Error::invalid_input(
+                        "INVALID_FIELDS",
+                        "\"params\" must be a JSON object",
+                    ));
+                }
+                (f, params)
+            }
+            Some(_) => {
+                return Err(Error::invalid_input(
+                    "INVALID_FIELDS",
+                    "\"fields\" must be a JSON object",
+                ))
+            }
+            None => (obj, None),
+        };
+        let (alias, real) = entity.link_alias();
+        let mut out = Map::with_capacity(fields.len());
+        for (k, v) in fields {
+            if k == alias {
+                if out.contains_key(real) {
+                    continue; // the real field given explicitly wins
+                }
+                let ids = match v {
+                    Value::Array(a) => Value::Array(a),
+                    Value::Null => Value::Array(vec![]),
+                    scalar => Value::Array(vec![scalar]),
+                };
+                out.insert(real.to_string(), ids);
+            } else {
+                let v = clearing_null(&k, v)?;
+                out.insert(k, v);
+            }
+        }
+        let files = files::extract(&mut out)?;
+        Ok(WriteRequest {
+            fields: out,
+            params,
+            files,
+        })
+    }
+
+    /// The JSON body for `add` (`id` = None) or `update`, files spliced in.
+    pub fn to_body(&self, id: Option<i64>) -> Result<bytes::Bytes, Error> {
+        Ok(files::serialize(&self.to_params(id), &self.files)?.into())
+    }
+
+    /// The Bitrix parameters for `add` (`id` = None) or `update` (file markers not expanded).
+    pub fn to_params(&self, id: Option<i64>) -> Value {
+        let mut p = Map::new();
+        if let Some(id) = id {
+            p.insert("id".into(), json!(id));
+        }
+        p.insert("fields".into(), Value::Object(self.fields.clone()));
+        if let Some(params) = &self.params {
+            p.insert("params".into(), params.clone());
+        }
+        Value::Object(p)
+    }
+}
+
+/// `null` means "clear the field", whichever path sends it: it goes as `""`. The portal casts a
+/// JSON `null` to `''` only for some field types (`CCrmRestProxyBase::internalizeFields`), and a
+/// batch's query string cannot carry `null` at all (PHP drops it, so the field would stay as it
+/// was); `""` clears in both. A multi-field item can only be removed by its ID, so `null` there
+/// is refused rather than silently doing nothing.
+fn clearing_null(key: &str, v: Value) -> Result<Value, Error> {
+    match v {
+        Value::Null if MULTI_FIELDS.contains(&key) => Err(Error::invalid_input(
+            "INVALID_FIELDS",
+            format!("{key}: null cannot clear a multi-field; set it to an empty list with b24_set_contact_multifield / b24_set_company_multifield"),
+        )),
+        Value::Null => Ok(Value::String(String::new())),
+        v => Ok(v),
+    }
+}
+
+/// PHP's truthiness, as `(bool)$params['IMPORT']` sees a decoded JSON value: `"N"` is true.
+fn php_truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|x| x != 0.0),
+        Value::String(s) => !s.is_empty() && s != "0",
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(m) => !m.is_empty(),
+    }
+}
+
+impl WriteRequest {
+    /// `params.IMPORT` turns import mode on, as the portal reads it: any value PHP deems true,
+    /// including `"N"`.
+    pub fn is_import(&self) -> bool {
+        self.params
+            .as_ref()
+            .and_then(|p| p.get("IMPORT"))
+            .is_some_and(php_truthy)
+    }
+
+    /// A warning when `params.IMPORT` reads as "on" to the portal but looks like "off".
+    pub(super) fn import_warning(&self) -> Option<String> {
+        let v = self.params.as_ref()?.get("IMPORT")?;
+        let looks_off = matches!(
+            v.as_str().map(str::to_ascii_uppercase).as_deref(),
+            Some("N" | "NO" | "FALSE")
+        );
+        (looks_off && php_truthy(v)).then(|| {
+            format!("params.IMPORT = {v} turns import mode ON on the portal (only \"\", \"0\", 0 and false are off)")
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_body_and_bare_fields() {
+        let r = WriteRequest::parse(
+            Entity::Contact,
+            json!({"fields":{"NAME":"A","COMPANY":["62"]},"params":{"REGISTER_SONET_EVENT":"N"}}),
+        )
+        .unwrap();
+        assert_eq!(r.fields["COMPANY_IDS"], json!(["62"]));
+        assert!(!r.fields.contains_key("COMPANY"));
+        assert_eq!(r.params, Some(json!({"REGISTER_SONET_EVENT":"N"})));
+        let r = WriteRequest::parse(Entity::Company, json!({"TITLE":"T","CONTACT":"720"})).unwrap();
+        assert_eq!(r.fields["CONTACT_ID"], json!(["720"]));
+        let r = WriteRequest::parse(
+            Entity::Contact,
+            json!({"COMPANY_IDS":["1"],"COMPANY":["2"]}),
+        )
+        .unwrap();
+        assert_eq!(r.fields["COMPANY_IDS"], json!(["1"]));
+        assert!(WriteRequest::parse(Entity::Contact, json!([1])).is_err());
+        assert!(WriteRequest::parse(Entity::Contact, json!({"fields":{}, "x":1})).is_err());
+        assert!(WriteRequest::parse(Entity::Contact, json!({"fields":[]})).is_err());
+    }
+}
