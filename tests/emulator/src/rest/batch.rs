@@ -2,36 +2,17 @@
 
 use super::envelope::{error_value, time_obj};
 use super::methods::{exec, resolve, scope_ok, M};
-use super::op_status;
+use super::{operating_of, over_limit};
 use crate::api::{ApiError, Success};
-use crate::{lock, php, time, Shared};
+use crate::operating::Tally;
+use crate::{lock, php, time, BatchBilling, Shared};
 use serde_json::{json, Map, Value};
 use std::time::Instant;
 
 /// Max executed sub-commands of one batch (`CRestUtil::BATCH_MAX_LENGTH`).
 const BATCH_MAX: usize = 50;
 
-/// A reference like `$result[cmd][0][ID]` at the start of `s`: (kind, path, length).
-fn parse_ref(s: &str) -> Option<(String, Vec<String>, usize)> {
-    let rest = s.strip_prefix('$')?;
-    let kind_len = rest.find('[')?;
-    let kind = rest[..kind_len].to_lowercase();
-    if !["result", "next", "total", "time", "error"].contains(&kind.as_str()) {
-        return None;
-    }
-    let mut i = 1 + kind_len;
-    let mut path = Vec::new();
-    while s[i..].starts_with('[') {
-        let close = s[i..].find(']')?;
-        path.push(s[i + 1..i + close].to_string());
-        i += close + 1;
-    }
-    if path.is_empty() {
-        return None;
-    }
-    Some((kind, path, i))
-}
-
+/// The five maps of `CRestProvider::methodsBatch`, which references read.
 struct BatchState {
     result: Map<String, Value>,
     error: Map<String, Value>,
@@ -40,92 +21,132 @@ struct BatchState {
     time: Map<String, Value>,
 }
 
+/// Reference kinds in the order the server builds its pattern from the map names.
+const KINDS: [&str; 5] = ["result", "next", "total", "time", "error"];
+
+/// PCRE's `\s`.
+fn pcre_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c')
+}
+
+/// PHP `isset($v[$key])` then `$v[$key]`: a present, non-null array element, or a string offset.
+fn isset_get(v: &Value, key: &str) -> Option<Value> {
+    match v {
+        Value::Object(_) | Value::Array(_) => php::get(v, key).filter(|x| !x.is_null()).cloned(),
+        Value::String(s) => {
+            let i: usize = key.parse().ok()?;
+            s.as_bytes()
+                .get(i)
+                .map(|b| Value::String(String::from_utf8_lossy(&[*b]).into_owned()))
+        }
+        _ => None,
+    }
+}
+
 impl BatchState {
-    /// Walk a reference path as far as it resolves (§5: unresolved paths stop at the deepest
-    /// existing level).
-    fn resolve(&self, kind: &str, path: &[String]) -> Value {
-        let root = match kind {
-            "result" => &self.result,
-            "next" => &self.next,
-            "total" => &self.total,
-            "time" => &self.time,
-            _ => &self.error,
-        };
-        let mut cur: Option<&Value> = None;
-        let mut top = Some(root);
-        for seg in path {
-            let nxt = match (top, cur) {
-                (Some(m), _) => m.get(seg),
-                (None, Some(v)) => php::get(v, seg),
-                _ => None,
+    /// `CRestUtil::processBatchElement`: every `$kind…` up to the next whitespace is a reference
+    /// (kind matched case-insensitively, but only the lower-case names are map keys, so
+    /// `$RESULT[…]` reads null). Its `[segment]`s are walked while `isset` holds (§5: an
+    /// unresolved path stops at the deepest existing level). A reference that is the whole value
+    /// replaces it with its type; embedded, numbers and strings are spliced in (`str_replace`,
+    /// so every copy of the reference text) and anything else leaves the text as it is.
+    fn substitute_str(&self, s: &str) -> Value {
+        let mut matches: Vec<(&str, &str)> = Vec::new(); // (kind as written, whole match)
+        let lower = s.to_ascii_lowercase();
+        let mut i = 0;
+        while let Some(off) = s[i..].find('$') {
+            let at = i + off;
+            let kind = KINDS.iter().find(|k| lower[at + 1..].starts_with(**k));
+            let Some(kind) = kind else {
+                i = at + 1;
+                continue;
             };
-            match nxt {
-                Some(v) => {
-                    cur = Some(v);
-                    top = None;
-                }
-                None => break,
+            let end = s[at..].find(pcre_space).map_or(s.len(), |e| at + e);
+            matches.push((&s[at + 1..at + 1 + kind.len()], &s[at..end]));
+            i = end.max(at + 1);
+        }
+        let mut out = Value::String(s.to_string());
+        for (kind, whole) in matches {
+            let tail = &whole[1 + kind.len()..];
+            let segs = brackets(tail);
+            if segs.is_empty() {
+                continue;
             }
+            let mut r = match kind {
+                "result" => Value::Object(self.result.clone()),
+                "next" => Value::Object(self.next.clone()),
+                "total" => Value::Object(self.total.clone()),
+                "time" => Value::Object(self.time.clone()),
+                "error" => Value::Object(self.error.clone()),
+                _ => Value::Null,
+            };
+            for seg in &segs {
+                match isset_get(&r, seg) {
+                    Some(v) => r = v,
+                    None => break,
+                }
+            }
+            let Value::String(cur) = &out else { break };
+            if whole == cur {
+                out = r;
+                continue;
+            }
+            let text = match &r {
+                Value::Number(n) => n.to_string(),
+                Value::String(t) => t.clone(),
+                _ => continue,
+            };
+            out = Value::String(cur.replace(whole, &text));
         }
-        match (top, cur) {
-            (Some(m), _) => Value::Object(m.clone()),
-            (None, Some(v)) => v.clone(),
-            _ => Value::Null,
-        }
+        out
     }
 
+    /// `processBatchStructure`: every string value of the parsed sub-query, recursively.
     fn substitute(&self, v: &mut Value) {
         match v {
-            Value::String(s) => {
-                if !s.contains('$') {
-                    return;
-                }
-                if let Some((k, p, len)) = parse_ref(s) {
-                    if len == s.len() {
-                        *v = self.resolve(&k, &p);
-                        return;
-                    }
-                }
-                // Embedded references: scalars are spliced in, others leave the text as is.
-                let mut out = String::new();
-                let mut i = 0;
-                while i < s.len() {
-                    if s.as_bytes()[i] == b'$' {
-                        if let Some((k, p, len)) = parse_ref(&s[i..]) {
-                            let r = self.resolve(&k, &p);
-                            if php::is_scalar(&r) || r.is_null() {
-                                out.push_str(&php::strval(&r));
-                            } else {
-                                out.push_str(&s[i..i + len]);
-                            }
-                            i += len;
-                            continue;
-                        }
-                    }
-                    let ch = s[i..].chars().next().unwrap_or(' ');
-                    out.push(ch);
-                    i += ch.len_utf8();
-                }
-                *s = out;
-            }
-            Value::Object(m) => {
-                for x in m.values_mut() {
-                    self.substitute(x);
-                }
-            }
-            Value::Array(a) => {
-                for x in a.iter_mut() {
-                    self.substitute(x);
-                }
-            }
+            Value::String(s) if s.contains('$') => *v = self.substitute_str(s),
+            Value::Object(m) => m.values_mut().for_each(|x| self.substitute(x)),
+            Value::Array(a) => a.iter_mut().for_each(|x| self.substitute(x)),
             _ => {}
         }
     }
 }
 
-/// `batch` (§5): at most 50 run, overflow and nested batches fail per command, `halt` stops at
-/// the first failure, results in five PHP-array maps.
-pub(super) fn batch(sh: &Shared, params: &Map<String, Value>) -> Success {
+/// The `[...]` segments of a reference's tail (`/\[([^\]]+)\]/`, anywhere in it).
+fn brackets(tail: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = tail;
+    while let Some(o) = rest.find('[') {
+        let after = &rest[o + 1..];
+        match after.find(']') {
+            Some(0) => rest = &after[1..],
+            Some(c) => {
+                out.push(after[..c].to_string());
+                rest = &after[c + 1..];
+            }
+            None => break,
+        }
+    }
+    out
+}
+
+/// `parse_url($cmd)`: the path (method name, taken as is: no `.json` suffix handling, no
+/// trimming) and the query, up to a `#` fragment.
+fn split_command(cmd: &str) -> (&str, &str) {
+    let end = cmd.find('#').unwrap_or(cmd.len());
+    let cmd = &cmd[..end];
+    match cmd.find('?') {
+        Some(p) => (&cmd[..p], &cmd[p + 1..]),
+        None => (cmd, ""),
+    }
+}
+
+/// `batch` (§5; `CRestProvider::methodsBatch`): the first 50 commands are run (non-string
+/// ones among them skipped silently), the rest get `ERROR_BATCH_LENGTH_EXCEEDED`; a nested
+/// `batch` gets `ERROR_BATCH_METHOD_NOT_ALLOWED`; `halt` stops at the first failure; results in
+/// five PHP-array maps. Each sub-call runs like a request of its own (`CRestServerBatchItem`):
+/// method lookup, scope, operating limit, then the method.
+pub(super) fn batch(sh: &Shared, params: &Map<String, Value>, tally: &mut Tally) -> Success {
     let up: Map<String, Value> = params
         .iter()
         .map(|(k, v)| (k.to_uppercase(), v.clone()))
@@ -147,51 +168,58 @@ pub(super) fn batch(sh: &Shared, params: &Map<String, Value>) -> Success {
         next: Map::new(),
         time: Map::new(),
     };
-    let mut executed = 0usize;
-    for (key, cmd) in cmds {
-        let Value::String(cmd) = cmd else {
-            continue; // non-string commands are skipped silently
-        };
-        if executed >= BATCH_MAX {
-            st.error.insert(
-                key,
-                json!({"error": "ERROR_BATCH_LENGTH_EXCEEDED", "error_description": "Max batch length exceeded"}),
-            );
-            if halt {
-                break;
+    let per_sub = sh.cfg.batch_billing == BatchBilling::PerSubCall;
+    for (n, (key, cmd)) in cmds.into_iter().enumerate() {
+        let res = if n >= BATCH_MAX {
+            Err(ApiError::new(
+                400,
+                "ERROR_BATCH_LENGTH_EXCEEDED",
+                "Max batch length exceeded",
+            ))
+        } else {
+            let Value::String(cmd) = cmd else {
+                continue;
+            };
+            let t0 = time::now_f64();
+            let (mname, q) = split_command(&cmd);
+            let lc = mname.to_lowercase();
+            *lock(&sh.stats).by_method.entry(lc.clone()).or_insert(0) += 1;
+            let mut sub = Value::Object(php::parse_str(q));
+            st.substitute(&mut sub);
+            let mut sub = crate::crm::to_map(&sub);
+            // `init` drops `state`; the outer call's cleared auth keys are injected, then
+            // cleared again (`CRestServerBatchItem::checkAuth`).
+            for k in ["state", "aplogin", "ap"] {
+                sub.remove(k);
             }
-            continue;
-        }
-        executed += 1;
-        let t0 = time::now_f64();
-        let (mname, q) = match cmd.find('?') {
-            Some(p) => (&cmd[..p], &cmd[p + 1..]),
-            None => (cmd.as_str(), ""),
+            let start = sub.remove("start");
+            let p0 = Instant::now();
+            let p_start = time::now_f64();
+            let res = match resolve(mname) {
+                None => Err(ApiError::not_found()),
+                Some(M::Batch) => Err(ApiError::new(
+                    405,
+                    "ERROR_BATCH_METHOD_NOT_ALLOWED",
+                    "Method is not allowed for batch usage",
+                )),
+                Some(m) if !scope_ok(sh, m) => Err(ApiError::new(401, "insufficient_scope", "")),
+                Some(_) if per_sub && over_limit(sh, tally, &lc) => {
+                    Err(ApiError::operation_time_limit())
+                }
+                Some(m) => exec(sh, m, &sub, start.as_ref()),
+            };
+            let processing = p0.elapsed().as_secs_f64();
+            res.map(|s| {
+                if per_sub {
+                    tally.register(&lc, p_start, processing);
+                }
+                let billed = if per_sub { lc.as_str() } else { "batch" };
+                let op = operating_of(sh, tally, billed);
+                (s, time_obj(t0, time::now_f64(), processing, op))
+            })
         };
-        let mname = mname.trim();
-        let mname = mname.strip_suffix(".json").unwrap_or(mname);
-        *lock(&sh.stats)
-            .by_method
-            .entry(mname.to_lowercase())
-            .or_insert(0) += 1;
-        let mut sub = Value::Object(php::parse_str(q));
-        st.substitute(&mut sub);
-        let mut sub = crate::crm::to_map(&sub);
-        let start = sub.remove("start");
-        let p0 = Instant::now();
-        let res = match resolve(mname) {
-            None => Err(ApiError::not_found()),
-            Some(M::Batch) => Err(ApiError::new(
-                405,
-                "ERROR_BATCH_METHOD_NOT_ALLOWED",
-                "Method is not allowed for batch usage",
-            )),
-            Some(m) if !scope_ok(sh, m) => Err(ApiError::new(401, "insufficient_scope", "")),
-            Some(m) => exec(sh, m, &sub, start.as_ref()),
-        };
-        let processing = p0.elapsed().as_secs_f64();
         match res {
-            Ok(s) => {
+            Ok((s, t)) => {
                 st.result.insert(key.clone(), s.result);
                 if let Some(n) = s.next {
                     st.next.insert(key.clone(), json!(n));
@@ -199,8 +227,6 @@ pub(super) fn batch(sh: &Shared, params: &Map<String, Value>) -> Success {
                 if let Some(t) = s.total {
                     st.total.insert(key.clone(), json!(t));
                 }
-                // Batches are billed to `batch` (live measurement, §4.2).
-                let t = time_obj(t0, time::now_f64(), processing, op_status(sh, "batch"));
                 st.time.insert(key, t);
             }
             Err(e) => {

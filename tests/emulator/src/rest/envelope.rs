@@ -5,12 +5,9 @@ use crate::http::{Reply, Response};
 use crate::{php, time};
 use serde_json::{json, Map, Value};
 
-pub(super) fn time_obj(
-    start: f64,
-    finish: f64,
-    processing: f64,
-    op: Option<(f64, Option<i64>)>,
-) -> Value {
+/// The `time` object (`CRestServer::appendDebugInfo`). The limiter is always active in the
+/// cloud, so `operating_reset_at` and `operating` are always there (docs limits.md).
+pub(super) fn time_obj(start: f64, finish: f64, processing: f64, op: (f64, i64)) -> Value {
     let mut t = Map::new();
     t.insert("start".into(), json!(round6(start)));
     t.insert("finish".into(), json!(round6(finish)));
@@ -18,12 +15,8 @@ pub(super) fn time_obj(
     t.insert("processing".into(), json!(processing));
     t.insert("date_start".into(), json!(time::iso(start as i64)));
     t.insert("date_finish".into(), json!(time::iso(finish as i64)));
-    if let Some((sum, reset)) = op {
-        if let Some(r) = reset {
-            t.insert("operating_reset_at".into(), json!(r));
-        }
-        t.insert("operating".into(), json!(sum));
-    }
+    t.insert("operating_reset_at".into(), json!(op.1));
+    t.insert("operating".into(), json!(op.0));
     Value::Object(t)
 }
 

@@ -9,16 +9,12 @@ pub(crate) use envelope::{err_reply, html, Transport};
 
 use crate::api::ApiError;
 use crate::http::{Reply, Request, Response};
-use crate::{faults, lock, php, time, FaultAction, Shared};
+use crate::operating::Tally;
+use crate::{faults, lock, php, time, BatchBilling, FaultAction, Shared};
 use envelope::{envelope, render, time_obj};
 use methods::{exec, insufficient_scope, resolve, scope_ok, M};
 use params::params_of;
 use std::time::{Duration, Instant};
-
-pub(super) fn op_status(sh: &Shared, method: &str) -> Option<(f64, Option<i64>)> {
-    sh.cfg.operating_limit_secs?;
-    Some(lock(&sh.operating).status(method, time::now_f64()))
-}
 
 /// Entry point for every parsed HTTP request.
 pub fn handle(sh: &Shared, req: &Request) -> Reply {
@@ -139,11 +135,12 @@ fn rest_call(
             tr,
         );
     }
-    if let Some(limit) = sh.cfg.operating_limit_secs {
-        let (sum, _) = lock(&sh.operating).status(lc, time::now_f64());
-        if sum > limit {
-            return err_reply(&ApiError::operation_time_limit(), tr);
-        }
+    // The operating limit (`CRestServer::processCall`, `LoadLimiter::is`); `batch` is an
+    // ignored method unless the whole batch is billed (§4.2).
+    let mut tally = Tally::new(time::now_f64());
+    let billed = m != M::Batch || sh.cfg.batch_billing == BatchBilling::WholeBatch;
+    if billed && over_limit(sh, &tally, lc) {
+        return err_reply(&ApiError::operation_time_limit(), tr);
     }
     // Reserved/auth parameters never reach the method.
     for k in ["auth", "state", "aplogin", "ap"] {
@@ -151,36 +148,59 @@ fn rest_call(
     }
     let start = params.remove("start");
     let p0 = Instant::now();
+    let p_start = time::now_f64();
     if let Some(FaultAction::Delay(d)) = fault {
         if let Some(cut) = delay_or_cut_off(sh, *d) {
             return cut;
         }
     }
     let res = if m == M::Batch {
-        Ok(batch::batch(sh, &params))
+        Ok(batch::batch(sh, &params, &mut tally))
     } else {
         exec(sh, m, &params, start.as_ref())
     };
     let processing = p0.elapsed().as_secs_f64();
-    let t1 = time::now_f64();
-    if sh.cfg.operating_limit_secs.is_some() {
-        lock(&sh.operating).add(lc, t1, processing);
+    if billed && res.is_ok() {
+        tally.register(lc, p_start, processing);
     }
+    let op = operating_of(sh, &tally, lc);
+    lock(&sh.operating).finalize(tally);
+    let t1 = time::now_f64();
     match res {
         Ok(s) => {
-            let t = time_obj(t0, t1, processing, op_status(sh, lc));
+            let t = time_obj(t0, t1, processing, op);
+            // `CRestServer::sendHeadersAdditional`: ten decimals (`number_format(…, 10)`).
             let extra = vec![
-                ("X-Bitrix-Rest-Time".to_string(), format!("{processing:.6}")),
+                (
+                    "X-Bitrix-Rest-Time".to_string(),
+                    format!("{processing:.10}"),
+                ),
                 (
                     "X-Bitrix-Rest-User-Time".to_string(),
-                    format!("{processing:.6}"),
+                    format!("{processing:.10}"),
                 ),
-                ("X-Bitrix-Rest-System-Time".to_string(), "0".to_string()),
+                (
+                    "X-Bitrix-Rest-System-Time".to_string(),
+                    format!("{:.10}", 0.0),
+                ),
             ];
             Reply::Send(render(200, &envelope(&s, t), tr, extra))
         }
         Err(e) => err_reply(&e, tr),
     }
+}
+
+/// A method's operating sum is above the configured budget (`LoadLimiter::is`: strictly more).
+pub(super) fn over_limit(sh: &Shared, tally: &Tally, method: &str) -> bool {
+    sh.cfg
+        .operating_limit_secs
+        .is_some_and(|limit| lock(&sh.operating).used(tally, method) > limit)
+}
+
+/// (`time.operating`, `time.operating_reset_at`) of a method, as `appendDebugInfo` adds them.
+pub(super) fn operating_of(sh: &Shared, tally: &Tally, method: &str) -> (f64, i64) {
+    let mut op = lock(&sh.operating);
+    (op.used(tally, method), op.reset_at(tally, method))
 }
 
 /// Sleeps the injected processing time, or, when it would outlast the execution limit, only
