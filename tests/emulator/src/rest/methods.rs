@@ -29,31 +29,66 @@ pub(super) enum M {
     Crm(EntityKind, CrmOp),
 }
 
-const METHOD_NAMES: &[&str] = &[
-    "batch",
-    "scope",
-    "methods",
-    "server.time",
-    "profile",
-    "user.get",
-    "user.current",
-    "crm.contact.add",
-    "crm.contact.update",
-    "crm.contact.get",
-    "crm.contact.delete",
-    "crm.contact.list",
-    "crm.contact.fields",
-    "crm.contact.userfield.list",
-    "crm.contact.company.items.get",
-    "crm.company.add",
-    "crm.company.update",
-    "crm.company.get",
-    "crm.company.delete",
-    "crm.company.list",
-    "crm.company.fields",
-    "crm.company.userfield.list",
-    "crm.company.contact.items.get",
+/// Implemented methods by scope, in the order `CRestProvider::getDescription` builds them
+/// (`_global` first; `profile` is appended to it last).
+const BY_SCOPE: &[(&str, &[&str])] = &[
+    (
+        "_global",
+        &["batch", "scope", "methods", "server.time", "profile"],
+    ),
+    (
+        "crm",
+        &[
+            "crm.contact.add",
+            "crm.contact.update",
+            "crm.contact.get",
+            "crm.contact.delete",
+            "crm.contact.list",
+            "crm.contact.fields",
+            "crm.contact.userfield.list",
+            "crm.contact.company.items.get",
+            "crm.company.add",
+            "crm.company.update",
+            "crm.company.get",
+            "crm.company.delete",
+            "crm.company.list",
+            "crm.company.fields",
+            "crm.company.userfield.list",
+            "crm.company.contact.items.get",
+        ],
+    ),
+    ("user", &["user.current", "user.get"]),
+    ("user_brief", &["user.current", "user.get"]),
+    ("user_basic", &["user.current", "user.get"]),
 ];
+
+/// `methods` (`CRestProvider::methodsList`): `scope=X` lists that scope (`scope=` with no
+/// value: the common `_global` ones), `full` every scope, otherwise the webhook's scopes plus
+/// `_global`.
+fn methods_list(sh: &Shared, params: &Map<String, Value>) -> Value {
+    let up: Map<String, Value> = params
+        .iter()
+        .map(|(k, v)| (k.to_uppercase(), v.clone()))
+        .collect();
+    let wanted: Vec<String> = match (up.get("SCOPE"), up.get("FULL")) {
+        (Some(s), _) if !s.is_null() => match php::strval(s) {
+            x if x.is_empty() => vec!["_global".into()],
+            x => vec![x],
+        },
+        (_, Some(f)) if php::truthy(f) => BY_SCOPE.iter().map(|s| s.0.to_string()).collect(),
+        _ => {
+            let mut v = sh.cfg.scopes.clone();
+            v.push("_global".into());
+            v
+        }
+    };
+    let names: Vec<Value> = BY_SCOPE
+        .iter()
+        .filter(|(s, _)| wanted.iter().any(|w| w == s))
+        .flat_map(|(_, m)| m.iter().map(|n| json!(n)))
+        .collect();
+    Value::Array(names)
+}
 
 fn lookup(name: &str) -> Option<M> {
     use CrmOp::*;
@@ -145,7 +180,7 @@ pub(super) fn exec(
             };
             Ok(Success::plain(Value::Array(l)))
         }
-        M::Methods => Ok(Success::plain(json!(METHOD_NAMES))),
+        M::Methods => Ok(Success::plain(methods_list(sh, params))),
         M::ServerTime => Ok(Success::plain(json!(time::iso(time::now_secs())))),
         M::Batch => Err(ApiError::new(
             405,
