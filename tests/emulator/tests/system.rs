@@ -1,4 +1,4 @@
-//! `methods` and `profile` as `CRestProvider::methodsList` / `getProfile` answer them.
+//! `methods`, `profile` and webhook authentication as `CRestProvider` and `APAuth\Auth` answer them.
 
 mod common;
 
@@ -50,5 +50,30 @@ fn profile_has_the_documented_keys_only() {
             "PERSONAL_GENDER",
             "TIME_ZONE"
         ]
+    );
+}
+
+#[test]
+fn webhook_credentials_may_come_as_parameters_and_https_is_asked_of_webhooks_only() {
+    let e = Emulator::start(EmulatorConfig {
+        bucket: None,
+        require_https: true,
+        ..Default::default()
+    })
+    .unwrap();
+    let secret = "emulatorsecret0123456789";
+    let https = [("X-Forwarded-Proto", "https")];
+    let r = raw(&e, "GET", "/rest/scope", &[], b"").unwrap();
+    assert_err(&r, 401, "NO_AUTH_FOUND", "Wrong authorization data");
+    let q = format!("/rest/scope?aplogin=1&ap={secret}");
+    let r = raw(&e, "GET", &q, &[], b"").unwrap();
+    assert_err(&r, 401, "INVALID_REQUEST", "Https required.");
+    assert_eq!(raw(&e, "GET", &q, &https, b"").unwrap().status, 200);
+    let r = raw(&e, "GET", "/rest/scope?aplogin=1&ap=wrong", &https, b"").unwrap();
+    assert_err(
+        &r,
+        401,
+        "INVALID_CREDENTIALS",
+        "Invalid request credentials",
     );
 }

@@ -97,7 +97,18 @@ fn rest_call(
         return err_reply(&ApiError::not_found(), tr);
     };
     let mut params = params_of(req, query);
-    if sh.cfg.require_https
+    // The webhook provider reads `aplogin`/`ap` from the parameters, which the URL form fills
+    // (`rest/lib/apauth/auth.php Auth::onRestCheckAuth`); plain parameters work as well.
+    let from_params = match (params.get("aplogin"), params.get("ap")) {
+        (Some(u), Some(s)) => Some((php::strval(u), php::strval(s))),
+        _ => None,
+    };
+    let cred = cred
+        .map(|(u, s)| (u.to_string(), s.to_string()))
+        .or(from_params);
+    // HTTPS is demanded of webhook calls only, after the method lookup (`onRestCheckAuth`).
+    if cred.is_some()
+        && sh.cfg.require_https
         && !req
             .header("X-Forwarded-Proto")
             .map(|p| p.eq_ignore_ascii_case("https"))
