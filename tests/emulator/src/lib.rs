@@ -8,6 +8,7 @@ mod crm;
 mod faults;
 mod filter;
 mod http;
+mod operating;
 mod php;
 mod rest;
 pub mod spec;
@@ -47,8 +48,12 @@ pub struct EmulatorConfig {
     /// Refuse plain-http webhook calls with 401 `INVALID_REQUEST` (§1.5). A request with
     /// `X-Forwarded-Proto: https` counts as https.
     pub require_https: bool,
-    /// Per-method operating budget (seconds per 10 minutes, §4.2); `None` = limiter off.
+    /// Per-method operating budget in seconds per 10 minutes (§4.2; docs limits.md: "assume
+    /// the established limit is 480 seconds"). `None`: never refuse. The time is counted and
+    /// `time.operating` / `time.operating_reset_at` are sent either way, as in the cloud.
     pub operating_limit_secs: Option<f64>,
+    /// How a `batch` is billed against the operating limit (§4.2, sources disagree).
+    pub batch_billing: BatchBilling,
     /// The cloud's cut-off (§4.3: a request must finish within 60 s): a request whose
     /// processing (an injected `Delay`) would outlast it is answered at the cut-off with an HTML
     /// 504 and not executed. `None`: no cut-off.
@@ -68,11 +73,27 @@ impl Default for EmulatorConfig {
             }),
             scopes: vec!["crm".into(), "user".into()],
             require_https: false,
-            operating_limit_secs: None,
+            operating_limit_secs: Some(480.0),
+            batch_billing: BatchBilling::PerSubCall,
             execution_limit: Some(Duration::from_secs(60)),
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
         }
     }
+}
+
+/// How `batch` is billed against the operating limit (reference §4.2).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BatchBilling {
+    /// Docs (limits.md: "An external call to `batch` is not accounted for in `operating`") and
+    /// source (`LoadLimiter::$ignoreMethod` holds `batch`): each sub-call is billed to, checked
+    /// against and reports its own method; a blocked sub-call gets `OPERATION_TIME_LIMIT` in
+    /// `result_error`. The batch itself is never refused and reports `operating` 0.
+    #[default]
+    PerSubCall,
+    /// A live measurement (b24jssdk PR #539 / issue #459, cited in §4.2): the whole batch is
+    /// billed to and refused as `batch`, sub-calls are not counted, and every sub-result carries
+    /// the batch's figure.
+    WholeBatch,
 }
 
 /// Entity types of the legacy CRM methods.
@@ -267,40 +288,6 @@ impl BucketState {
     }
 }
 
-/// Per-method operating time in one-minute slots (§4.2).
-#[derive(Default)]
-pub(crate) struct Operating {
-    /// method -> (minute index, first call in that minute, seconds used)
-    pub slots: HashMap<String, VecDeque<(i64, f64, f64)>>,
-}
-
-impl Operating {
-    fn prune(q: &mut VecDeque<(i64, f64, f64)>, now: f64) {
-        let min = (now / 60.0).floor() as i64;
-        while q.front().map(|s| s.0 <= min - 10).unwrap_or(false) {
-            q.pop_front();
-        }
-    }
-    /// (sum, reset_at) for a method.
-    pub fn status(&mut self, method: &str, now: f64) -> (f64, Option<i64>) {
-        let Some(q) = self.slots.get_mut(method) else {
-            return (0.0, None);
-        };
-        Self::prune(q, now);
-        let sum = q.iter().map(|s| s.2).sum();
-        (sum, q.front().map(|s| (s.1 + 600.0) as i64))
-    }
-    pub fn add(&mut self, method: &str, now: f64, secs: f64) {
-        let q = self.slots.entry(method.to_string()).or_default();
-        Self::prune(q, now);
-        let min = (now / 60.0).floor() as i64;
-        match q.back_mut() {
-            Some(s) if s.0 == min => s.2 += secs,
-            _ => q.push_back((min, now, secs)),
-        }
-    }
-}
-
 pub(crate) struct Shared {
     pub cfg: EmulatorConfig,
     pub store: Mutex<crm::Store>,
@@ -308,7 +295,7 @@ pub(crate) struct Shared {
     pub faults: Mutex<VecDeque<Fault>>,
     pub random: Mutex<Option<faults::Random>>,
     pub stats: Mutex<Stats>,
-    pub operating: Mutex<Operating>,
+    pub operating: Mutex<operating::Operating>,
     pub shutdown: AtomicBool,
     pub live_conns: AtomicUsize,
 }
@@ -352,7 +339,7 @@ impl Emulator {
             faults: Mutex::new(VecDeque::new()),
             random: Mutex::new(None),
             stats: Mutex::new(Stats::default()),
-            operating: Mutex::new(Operating::default()),
+            operating: Mutex::new(operating::Operating::default()),
             shutdown: AtomicBool::new(false),
             live_conns: AtomicUsize::new(0),
         });

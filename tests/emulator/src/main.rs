@@ -1,14 +1,16 @@
 //! Standalone emulator: `b24-emulator [--port 8080] [--bind 127.0.0.1] [--secret S] [--user 1]
-//! [--bucket 50:2 | --no-bucket] [--https-required] [--operating 480] [--user-guid GUID]...`.
+//! [--bucket 50:2 | --no-bucket] [--https-required] [--operating 480 | --no-operating]
+//! [--batch-billing sub-calls|batch] [--user-guid GUID]...`.
 //! Prints `webhook: URL` and serves until killed.
 
-use b24_emulator::{Bucket, Emulator, EmulatorConfig};
+use b24_emulator::{BatchBilling, Bucket, Emulator, EmulatorConfig};
 use std::net::{IpAddr, SocketAddr};
 
 fn usage() -> ! {
     eprintln!(
         "usage: b24-emulator [--port 8080] [--bind 127.0.0.1] [--secret S] [--user 1] \
-         [--bucket SIZE:DRAIN | --no-bucket] [--https-required] [--operating SECS] \
+         [--bucket SIZE:DRAIN | --no-bucket] [--https-required] \
+         [--operating SECS | --no-operating] [--batch-billing sub-calls|batch] \
          [--user-guid GUID]..."
     );
     std::process::exit(2)
@@ -49,6 +51,14 @@ fn main() {
             "--https-required" => cfg.require_https = true,
             "--operating" => {
                 cfg.operating_limit_secs = Some(val().parse().unwrap_or_else(|_| usage()))
+            }
+            "--no-operating" => cfg.operating_limit_secs = None,
+            "--batch-billing" => {
+                cfg.batch_billing = match val().as_str() {
+                    "sub-calls" => BatchBilling::PerSubCall,
+                    "batch" => BatchBilling::WholeBatch,
+                    _ => usage(),
+                }
             }
             "-h" | "--help" => usage(),
             _ => usage(),

@@ -262,11 +262,6 @@ pub fn strval(v: &Value) -> String {
     }
 }
 
-/// Is `v` a non-null scalar?
-pub fn is_scalar(v: &Value) -> bool {
-    matches!(v, Value::Bool(_) | Value::Number(_) | Value::String(_))
-}
-
 /// Serialise like Bitrix's `Json::encode`: `JSON_HEX_TAG|HEX_AMP|HEX_APOS|HEX_QUOT|
 /// UNESCAPED_UNICODE`, slashes escaped, and PHP array semantics (an empty map or a map keyed
 /// exactly `0..n-1` is a JSON list).

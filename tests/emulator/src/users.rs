@@ -286,7 +286,6 @@ impl Store {
             "LAST_NAME": g("LAST_NAME"),
             "PERSONAL_GENDER": g("PERSONAL_GENDER"),
             "TIME_ZONE": "",
-            "TIME_ZONE_OFFSET": crate::time::TZ_OFFSET,
         })))
     }
 
