@@ -11,7 +11,6 @@ pub fn company_schema() -> Arc<Schema> {
         req(std_def("TITLE", Str, "Company name")),
         std_def("COMPANY_TYPE", Status("COMPANY_TYPE"), "Company type"),
         std_def("LOGO", File, "Logo"),
-        std_def("ADDRESS", Str, "Address"),
         std_def("ADDRESS_LEGAL", Str, "Legal address"),
         std_def("BANKING_DETAILS", Str, "Payment details"),
         std_def("INDUSTRY", Status("INDUSTRY"), "Industry"),
@@ -31,6 +30,13 @@ pub fn company_schema() -> Arc<Schema> {
         ro(std_def("DATE_MODIFY", DateTime, "Modified on")),
         multi(std_def("CONTACT_ID", ContactIds, "Contact")),
     ];
+    let at = v.iter().position(|d| d.name == "LOGO").map_or(0, |i| i + 1);
+    v.splice(at..at, address_defs("ADDRESS", "Address"));
+    let at = v
+        .iter()
+        .position(|d| d.name == "ADDRESS_LEGAL")
+        .map_or(0, |i| i + 1);
+    v.splice(at..at, address_defs("REG_ADDRESS", "Registered address"));
     common_tail(&mut v);
     let mut id = 200;
     let mut next = || {

@@ -18,7 +18,6 @@ pub fn contact_schema() -> Arc<Schema> {
         std_def("SOURCE_ID", Status("SOURCE"), "Source"),
         std_def("SOURCE_DESCRIPTION", Str, "Source information"),
         std_def("POST", Str, "Position"),
-        std_def("ADDRESS", Str, "Address"),
         std_def("COMMENTS", Str, "Comment"),
         std_def("OPENED", Char, "Available to everyone"),
         std_def("EXPORT", Char, "Included in export"),
@@ -33,6 +32,8 @@ pub fn contact_schema() -> Arc<Schema> {
         std_def("COMPANY_ID", CompanyId, "Company"),
         multi(std_def("COMPANY_IDS", CompanyIds, "Company")),
     ];
+    let at = v.iter().position(|d| d.name == "POST").map_or(0, |i| i + 1);
+    v.splice(at..at, address_defs("ADDRESS", "Address"));
     common_tail(&mut v);
     let mut id = 100;
     let mut next = || {

@@ -19,6 +19,10 @@ impl Store {
             f.insert("isImmutable".into(), json!(false));
             f.insert("isMultiple".into(), json!(d.multiple));
             f.insert("isDynamic".into(), json!(d.dynamic()));
+            if d.ty == FType::CompanyId {
+                // `CCrmFieldInfoAttr::Deprecated` → `isDeprecated` (prepareFieldInfos).
+                f.insert("isDeprecated".into(), json!(true));
+            }
             f.insert("title".into(), json!(d.title));
             if let FType::Status(st) = d.ty {
                 f.insert("statusType".into(), json!(st));

@@ -28,18 +28,51 @@ pub(crate) fn lenient_b64(s: &str) -> Option<Vec<u8>> {
         .filter(|b| !b.is_empty())
 }
 
+/// PHP array with integer keys only (`isIndexedArray`).
+fn indexed(v: &Value) -> bool {
+    match v {
+        Value::Array(_) => true,
+        Value::Object(m) => m.keys().all(|k| k.parse::<i64>().is_ok()),
+        _ => false,
+    }
+}
+
+/// PHP array with a non-integer key (`isAssociativeArray`).
+fn associative(v: &Value) -> bool {
+    matches!(v, Value::Object(m) if m.keys().any(|k| k.parse::<i64>().is_err()))
+}
+
+/// `fileData` → (name, content): a list gives `[name, content]` or `[content]`, anything else
+/// is the content itself.
+fn file_data(item: &Value) -> (String, Option<String>) {
+    let Some(fd) = php::get(item, "fileData") else {
+        return (String::new(), None);
+    };
+    if !indexed(fd) {
+        return (String::new(), fd.as_str().map(str::to_string));
+    }
+    let l = php::as_list(fd).unwrap_or_default();
+    match l.len() {
+        0 => (String::new(), None),
+        1 => (String::new(), l[0].as_str().map(str::to_string)),
+        _ => (php::strval(l[0]), l[1].as_str().map(str::to_string)),
+    }
+}
+
+/// One file item after `tryInternalizeFileField`.
+enum FileOp {
+    Upload(u64),
+    Remove,
+}
+
 impl Store {
-    pub(crate) fn upload(&mut self, item: &Value, p: &mut Pending) -> Option<u64> {
-        let fd = php::get(item, "fileData")?;
-        let (name, data) = if php::is_array(fd) {
-            (
-                php::get(fd, "0").map(php::strval).unwrap_or_default(),
-                php::get(fd, "1").map(php::strval).unwrap_or_default(),
-            )
-        } else {
-            (String::new(), php::strval(fd))
-        };
-        let bytes = lenient_b64(&data)?;
+    /// `CRestUtil::saveFile`: a non-empty content other than `"false"` is base64-decoded; an
+    /// empty decode saves nothing.
+    fn save_file(&mut self, name: String, content: &str, p: &mut Pending) -> Option<u64> {
+        if content == "false" {
+            return None;
+        }
+        let bytes = lenient_b64(content)?;
         let id = self.next_file;
         self.next_file += 1;
         let name = if name.is_empty() {
@@ -51,8 +84,25 @@ impl Store {
         Some(id)
     }
 
-    /// Apply a file field value (§6.1 Files). Multiple fields are replaced by the kept and new
-    /// files; unmentioned old files are dropped (the legacy methods cannot keep them reliably).
+    fn file_op(&mut self, item: &Value, p: &mut Pending) -> Option<FileOp> {
+        if !associative(item) {
+            return None;
+        }
+        let (name, content) = file_data(item);
+        if let Some(c) = content.filter(|c| !c.is_empty()) {
+            return self.save_file(name, &c, p).map(FileOp::Upload);
+        }
+        let id = php::get(item, "id").map(php::intval).unwrap_or(0);
+        let remove = php::get(item, "remove")
+            .and_then(Value::as_str)
+            .is_some_and(|r| r.eq_ignore_ascii_case("Y"));
+        (id > 0 && remove).then_some(FileOp::Remove)
+    }
+
+    /// Apply a file field (`CCrmRestProxyBase::tryInternalizeFileField`). A multiple field
+    /// becomes exactly this request's uploads (`[]`, `{"id":N}` items or undecodable data clear
+    /// it); a single field takes one object — an upload replaces, `{"id","remove":"Y"}` clears,
+    /// anything else (a list, `""`) leaves it unchanged.
     pub(crate) fn apply_file(
         &mut self,
         def: &FieldDef,
@@ -60,63 +110,36 @@ impl Store {
         e: &mut Entity,
         p: &mut Pending,
     ) {
-        let old: Vec<u64> = match e.vals.get(&def.name) {
-            Some(Value::Array(a)) => a.iter().filter_map(|x| x.as_u64()).collect(),
-            Some(Value::Number(n)) => n.as_u64().into_iter().collect(),
-            _ => vec![],
-        };
-        let single_obj = php::get(v, "fileData").is_some() || php::get(v, "id").is_some();
-        let items: Vec<&Value> = if single_obj || !php::is_array(v) {
-            vec![v]
-        } else {
-            php::as_list(v).unwrap_or_default()
-        };
-        let mut keep: Vec<u64> = Vec::new();
-        let mut touched = false;
-        for it in items {
-            if !php::is_array(it) {
-                // `""` clears the field.
-                if php::strval(it).is_empty() {
-                    touched = true;
-                }
-                continue;
-            }
-            if php::get(it, "fileData").is_some() {
-                if let Some(id) = self.upload(it, p) {
-                    keep.push(id);
-                    touched = true;
-                }
-            } else if let Some(idv) = php::get(it, "id") {
-                let id = php::intval(idv).max(0) as u64;
-                let remove = php::get(it, "remove")
-                    .map(|r| php::strval(r).eq_ignore_ascii_case("Y"))
-                    .unwrap_or(false);
-                touched = true;
-                if !remove && old.contains(&id) {
-                    keep.push(id);
-                }
-            }
-        }
-        if !touched {
+        if v.is_null() {
             return;
         }
-        if !def.multiple {
-            // A single field keeps the newest upload.
-            if keep.len() > 1 {
-                keep.drain(..keep.len() - 1);
-            }
-        }
-        for o in &old {
-            if !keep.contains(o) {
-                p.removed_files.push(*o);
-            }
-        }
-        let val = if def.multiple {
-            Value::Array(keep.into_iter().map(Value::from).collect())
+        let items: Vec<&Value> = if def.multiple && indexed(v) {
+            php::as_list(v).unwrap_or_default()
         } else {
-            keep.first().map(|&i| Value::from(i)).unwrap_or(Value::Null)
+            vec![v]
         };
-        e.vals.insert(def.name.clone(), val);
+        let ops: Vec<FileOp> = items
+            .into_iter()
+            .filter_map(|it| self.file_op(it, p))
+            .collect();
+        let new: Option<Value> = if def.multiple {
+            let ids = ops.iter().filter_map(|o| match o {
+                FileOp::Upload(id) => Some(Value::from(*id)),
+                FileOp::Remove => None,
+            });
+            Some(Value::Array(ids.collect()))
+        } else {
+            match ops.first() {
+                Some(FileOp::Upload(id)) => Some(Value::from(*id)),
+                Some(FileOp::Remove) => Some(Value::Null),
+                None => None,
+            }
+        };
+        let Some(new) = new else { return };
+        for old in stored_files(e.vals.get(&def.name)) {
+            p.removed_files.push(old);
+        }
+        e.vals.insert(def.name.clone(), new);
     }
 
     pub(crate) fn file_obj(&self, kind: EntityKind, owner: u64, field: &str, fid: u64) -> Value {
@@ -135,5 +158,14 @@ impl Store {
 
     pub fn file(&self, id: u64) -> Option<&StoredFile> {
         self.files.get(&id)
+    }
+}
+
+/// File IDs held by a stored file-field value.
+pub(crate) fn stored_files(v: Option<&Value>) -> Vec<u64> {
+    match v {
+        Some(Value::Array(a)) => a.iter().filter_map(|x| x.as_u64()).collect(),
+        Some(Value::Number(n)) => n.as_u64().into_iter().collect(),
+        _ => vec![],
     }
 }

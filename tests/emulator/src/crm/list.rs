@@ -1,9 +1,9 @@
 //! `crm.X.list`: filter, order, select and legacy paging (§2.2, §6.1).
 
 use super::schema::{FType, FieldDef};
-use super::{array_param, to_map, Entity, Store, PAGE};
+use super::{array_param, predicate, to_map, Entity, Store, PAGE};
 use crate::api::{CallResult, Success};
-use crate::filter::{self, Op};
+use crate::filter;
 use crate::php;
 use crate::EntityKind;
 use serde_json::{Map, Value};
@@ -27,13 +27,7 @@ impl Store {
         let schema = self.schema(kind);
         let sel = Selection::new(select);
 
-        let mut preds: Vec<(Op, &FieldDef, &Value)> = Vec::new();
-        for (k, v) in &filter {
-            let (op, name) = filter::split_op(k);
-            if let Some(d) = schema.get(&name.to_uppercase()) {
-                preds.push((op, d, v));
-            }
-        }
+        let preds = predicate::predicates(&schema, &filter);
         let mut ord: Vec<(&FieldDef, bool)> = Vec::new();
         for (k, v) in &order {
             if let Some(d) = schema.get(&k.to_uppercase()) {
@@ -42,29 +36,10 @@ impl Store {
         }
         let id_asc = ord.is_empty() || (ord.len() == 1 && ord[0].0.name == "ID" && !ord[0].1);
 
-        // Narrow the ID range from `>ID`/`>=ID`/`<ID`/`<=ID` so cursor exports stay cheap.
-        let (mut lo, mut hi) = (0u64, u64::MAX);
-        for (op, d, v) in &preds {
-            if d.name != "ID" || php::is_array(v) {
-                continue;
-            }
-            let n = php::strval(v).trim().parse::<f64>().unwrap_or(0.0).floor();
-            let n = if n < 0.0 { 0 } else { n as u64 };
-            match op {
-                Op::Gt => lo = lo.max(n.saturating_add(1)),
-                Op::Ge => lo = lo.max(n),
-                Op::Lt => hi = hi.min(n.saturating_sub(1)),
-                Op::Le => hi = hi.min(n),
-                _ => {}
-            }
-        }
+        let (lo, hi) = predicate::id_range(&preds);
         let start_n = start.map(php::intval).unwrap_or(0);
         let no_count = start_n == -1;
-        let prepared: Vec<(filter::Prepared, &FieldDef)> = preds
-            .iter()
-            .map(|(op, d, v)| (filter::Prepared::new(*op, d.kind(), v), *d))
-            .collect();
-        let pass = |e: &Entity| prepared.iter().all(|(p, d)| p.test(&self.field_vals(e, d)));
+        let pass = |e: &Entity| self.passes(e, &preds);
         let map = self.map(kind);
         let iter = if lo > hi {
             map.range(1..1)
@@ -135,11 +110,15 @@ impl Store {
     }
 }
 
-/// `select` of a list call: default `*` + `UF_*`; multi-fields only when named (§6.1).
+/// `select` of a list call: default `*` + `UF_*` (docs crm-contact-list.md); standard columns
+/// match case-insensitively (`CSqlUtil::PrepareSql` upper-cases them), multi-fields
+/// (`findSelectedFmTypeIds`, strict `in_array`), user fields and `UF_*`
+/// (`CUserTypeSQL::SetSelect`) only as written; `ID` is always added.
 pub(crate) struct Selection {
     all_std: bool,
     all_uf: bool,
-    names: HashSet<String>,
+    exact: HashSet<String>,
+    upper: HashSet<String>,
 }
 
 impl Selection {
@@ -148,24 +127,33 @@ impl Selection {
             .and_then(php::as_list)
             .unwrap_or_default()
             .into_iter()
-            .map(|v| php::strval(v).trim().to_uppercase())
+            .map(php::strval)
             .filter(|s| !s.is_empty())
             .collect();
         if names.is_empty() {
             return Selection {
                 all_std: true,
                 all_uf: true,
-                names: HashSet::new(),
+                exact: HashSet::new(),
+                upper: HashSet::new(),
             };
         }
         Selection {
             all_std: names.iter().any(|n| n == "*"),
             all_uf: names.iter().any(|n| n == "UF_*"),
-            names: names.into_iter().collect(),
+            upper: names.iter().map(|n| n.to_uppercase()).collect(),
+            exact: names.into_iter().collect(),
+        }
+    }
+    fn named(&self, d: &FieldDef) -> bool {
+        match d.ty {
+            FType::Multi(_) => self.exact.contains(&d.name),
+            _ if d.dynamic() => self.exact.contains(&d.name),
+            _ => self.upper.contains(&d.name),
         }
     }
     pub(crate) fn wants(&self, d: &FieldDef) -> bool {
-        if d.name == "ID" || self.names.contains(&d.name) {
+        if d.name == "ID" || self.named(d) {
             return !d.hidden_in_get();
         }
         match d.ty {

@@ -8,8 +8,10 @@ mod files;
 mod links;
 mod list;
 mod multi;
+mod predicate;
 mod read;
 mod schema;
+mod values;
 mod write;
 
 pub use company_fields::company_schema;
@@ -78,7 +80,9 @@ fn other(kind: EntityKind) -> EntityKind {
     }
 }
 
-/// Resolve `fields`/`FIELDS`/`Fields`/`arFields` (§1.4). `Err` when present but not an array.
+/// Resolve `fields`/`FIELDS`/`Fields`/`arFields` (`CCrmRestHelper::resolveArrayParam`: PHP
+/// `isset`, so a `null` counts as absent). `Err` when present but not an array
+/// (`CCrmRestProxyBase::processMethodRequest`: "Parameter 'X' must be array.").
 pub fn array_param<'a>(
     params: &'a Map<String, Value>,
     name: &str,
@@ -91,7 +95,7 @@ pub fn array_param<'a>(
         cap.clone(),
         format!("ar{cap}"),
     ] {
-        if let Some(v) = params.get(&key) {
+        if let Some(v) = params.get(&key).filter(|v| !v.is_null()) {
             if !php::is_array(v) {
                 return Err(ApiError::crm(&format!("Parameter '{name}' must be array.")));
             }

@@ -48,87 +48,118 @@ pub(crate) fn multi_label(type_id: &str, vt: &str) -> String {
     format!("{adj} {kind}")
 }
 
+/// One item of a multi-field after `tryInternalizeMultiFields`: `id > 0` addresses a stored
+/// value, an empty `value` deletes it (also `DELETE=Y`).
+struct Change {
+    id: u64,
+    value_type: String,
+    value: String,
+}
+
+fn change(type_id: &str, it: &Value) -> Option<Change> {
+    if !php::is_array(it) {
+        return None;
+    }
+    let id = php::get(it, "ID").map(php::intval).unwrap_or(0).max(0) as u64;
+    let deleted = php::get(it, "DELETE").is_some_and(|d| php::strval(d).eq_ignore_ascii_case("Y"));
+    let mut value = php::get(it, "VALUE")
+        .map(|x| php::strval(x).trim().to_string())
+        .unwrap_or_default();
+    if id == 0 && value.is_empty() {
+        return None;
+    }
+    if id > 0 && deleted {
+        value.clear();
+    }
+    let mut value_type = php::get(it, "VALUE_TYPE")
+        .map(|x| php::strval(x).trim().to_string())
+        .unwrap_or_default();
+    if value_type.is_empty() {
+        // CCrmFieldMulti::GetDefaultValueType
+        value_type = if type_id == "IM" { "OTHER" } else { "WORK" }.to_string();
+    }
+    Some(Change {
+        id,
+        value_type,
+        value,
+    })
+}
+
+fn check(type_id: &str, c: &Change) -> Result<(), ApiError> {
+    if c.value.is_empty() {
+        return Ok(());
+    }
+    if c.value.chars().count() > 250 {
+        return Err(ApiError::core(&format!(
+            "The field `{}` is too long (maximum 250 characters)",
+            multi_label(type_id, &c.value_type)
+        )));
+    }
+    if type_id == "EMAIL" && !valid_email(&c.value) {
+        return Err(ApiError::core(&format!(
+            "The field `{}` contains an invalid address",
+            multi_label(type_id, &c.value_type)
+        )));
+    }
+    Ok(())
+}
+
 impl Store {
+    /// Apply one multi-field as `Multifield\Assembler::updateCollectionByArray` does: an empty
+    /// value removes the item with that ID; an ID is looked up among all of the entity's items
+    /// (`Collection::getById`, any type) and that item gets the new value and VALUE_TYPE but
+    /// keeps its type; an unknown ID or none adds a new item unless an equal one exists
+    /// (`Collection::add` / `Value::isEqualTo`: type, VALUE_TYPE and VALUE).
     pub(crate) fn apply_multi(
         &mut self,
         type_id: &'static str,
         v: &Value,
         e: &mut Entity,
-        is_add: bool,
     ) -> Result<(), ApiError> {
         let Some(list) = php::as_list(v) else {
             return Ok(()); // a non-array multi-field is ignored
         };
-        for it in list {
-            if !php::is_array(it) {
-                continue;
-            }
-            let id = php::get(it, "ID").map(php::intval).unwrap_or(0);
-            let delete = php::get(it, "DELETE")
-                .map(|d| php::strval(d).eq_ignore_ascii_case("Y"))
-                .unwrap_or(false);
-            let value = if delete {
-                String::new()
-            } else {
-                php::get(it, "VALUE")
-                    .map(|x| php::strval(x).trim().to_string())
-                    .unwrap_or_default()
-            };
-            let mut vt = php::get(it, "VALUE_TYPE")
-                .map(|x| php::strval(x).trim().to_string())
-                .unwrap_or_default();
-            if vt.is_empty() {
-                vt = if type_id == "IM" { "OTHER" } else { "WORK" }.to_string();
-            }
-            if !value.is_empty() {
-                if value.chars().count() > 250 {
-                    return Err(ApiError::core(&format!(
-                        "The field `{}` is too long (maximum 250 characters)",
-                        multi_label(type_id, &vt)
-                    )));
-                }
-                if type_id == "EMAIL" && !valid_email(&value) {
-                    return Err(ApiError::core(&format!(
-                        "The field `{}` contains an invalid address",
-                        multi_label(type_id, &vt)
-                    )));
-                }
-            }
-            if id > 0 && !is_add {
-                let pos = e
-                    .multi
-                    .iter()
-                    .position(|m| m.id == id as u64 && m.type_id == type_id);
-                // An ID that is not this entity's entry of this type is ignored.
-                if let Some(pos) = pos {
-                    if value.is_empty() {
-                        e.multi.remove(pos);
-                    } else {
-                        e.multi[pos].value = value;
-                        e.multi[pos].value_type = vt;
-                    }
-                }
-                continue;
-            }
-            if value.is_empty() {
-                continue;
-            }
-            if !is_add
-                && e.multi
-                    .iter()
-                    .any(|m| m.type_id == type_id && m.value_type == vt && m.value == value)
-            {
-                continue; // the same value already exists: mapped onto it (CompareValuesFields)
-            }
-            let mid = self.next_multi;
-            self.next_multi += 1;
-            e.multi.push(MultiItem {
-                id: mid,
-                type_id,
-                value_type: vt,
-                value,
-            });
+        let changes: Vec<Change> = list
+            .into_iter()
+            .filter_map(|it| change(type_id, it))
+            .collect();
+        for c in &changes {
+            check(type_id, c)?;
+        }
+        for c in changes {
+            self.apply_change(type_id, c, e);
         }
         Ok(())
+    }
+
+    fn apply_change(&mut self, type_id: &'static str, c: Change, e: &mut Entity) {
+        let pos = (c.id > 0)
+            .then(|| e.multi.iter().position(|m| m.id == c.id))
+            .flatten();
+        if c.value.is_empty() {
+            if let Some(pos) = pos {
+                e.multi.remove(pos);
+            }
+            return;
+        }
+        if let Some(pos) = pos {
+            e.multi[pos].value = c.value;
+            e.multi[pos].value_type = c.value_type;
+            return;
+        }
+        let equal = e
+            .multi
+            .iter()
+            .any(|m| m.type_id == type_id && m.value_type == c.value_type && m.value == c.value);
+        if !equal {
+            let id = self.next_multi;
+            self.next_multi += 1;
+            e.multi.push(MultiItem {
+                id,
+                type_id,
+                value_type: c.value_type,
+                value: c.value,
+            });
+        }
     }
 }

@@ -84,6 +84,7 @@ impl Store {
                 ),
                 // Empty multiple user fields read back as `false` (§6.1).
                 _ if d.multiple => json!(false),
+                _ if d.dynamic() => json!(""),
                 _ => Value::Null,
             },
             FType::Date => v.cloned().unwrap_or(json!("")),
@@ -91,6 +92,8 @@ impl Store {
                 Some(Value::Array(a)) if !a.is_empty() => Value::Array(a.clone()),
                 _ => json!(false),
             },
+            // A never-set single user field reads `""` (the UF value is absent, not NULL).
+            _ if d.dynamic() => v.cloned().unwrap_or(json!("")),
             _ => v.cloned().unwrap_or(Value::Null),
         })
     }
@@ -127,7 +130,10 @@ impl Store {
                 .filter(|m| m.type_id == *t)
                 .map(|m| m.value.clone())
                 .collect(),
-            FType::CompanyId | FType::CompanyIds | FType::ContactIds => {
+            // `COMPANY_ID` is the contact's primary-company column (`CCrmContact::GetFields`
+            // maps it to `L.COMPANY_ID`).
+            FType::CompanyId => e.links.first().map(|x| x.to_string()).into_iter().collect(),
+            FType::CompanyIds | FType::ContactIds => {
                 e.links.iter().map(|x| x.to_string()).collect()
             }
             FType::Char if d.name.starts_with("HAS_") => {

@@ -144,18 +144,42 @@ pub(crate) fn items(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The address block of `GetFieldsInfo` (`ADDRESS`, `ADDRESS_2`, … `ADDRESS_LOC_ADDR_ID`), or
+/// the company's `REG_ADDRESS_*` block with `prefix = "REG_ADDRESS"`.
+pub(crate) fn address_defs(prefix: &str, title: &str) -> Vec<FieldDef> {
+    let mut v = vec![std_def(prefix, FType::Str, title)];
+    for (suffix, t) in [
+        ("_2", "(line 2)"),
+        ("_CITY", "(city)"),
+        ("_POSTAL_CODE", "(zip)"),
+        ("_REGION", "(region)"),
+        ("_PROVINCE", "(province)"),
+        ("_COUNTRY", "(country)"),
+        ("_COUNTRY_CODE", "(country code)"),
+    ] {
+        v.push(std_def(
+            &format!("{prefix}{suffix}"),
+            FType::Str,
+            &format!("{title} {t}"),
+        ));
+    }
+    v.push(std_def(
+        &format!("{prefix}_LOC_ADDR_ID"),
+        FType::Integer,
+        &format!("{title} (location ID)"),
+    ));
+    v
+}
+
+/// Fields after the entity's own list, in `GetFieldsInfo` order: LEAD_ID, ORIGIN*, the UTM
+/// block, the last-activity adapter, LAST_COMMUNICATION_TIME, then the multi-fields that
+/// `prepareMultiFieldsInfo` appends.
 pub(crate) fn common_tail(v: &mut Vec<FieldDef>) {
     use FType::*;
     v.push(ro(std_def("LEAD_ID", Lead, "Lead")));
     v.push(std_def("ORIGINATOR_ID", Str, "External source"));
     v.push(std_def("ORIGIN_ID", Str, "Item ID in data source"));
     v.push(std_def("ORIGIN_VERSION", Str, "Original version"));
-    v.push(ro(std_def(
-        "LAST_ACTIVITY_TIME",
-        DateTime,
-        "Last timeline activity",
-    )));
-    v.push(ro(std_def("LAST_ACTIVITY_BY", User, "Last activity by")));
     for (n, t) in [
         ("UTM_SOURCE", "Ad system"),
         ("UTM_MEDIUM", "Medium"),
@@ -165,6 +189,17 @@ pub(crate) fn common_tail(v: &mut Vec<FieldDef>) {
     ] {
         v.push(std_def(n, Str, t));
     }
+    v.push(ro(std_def(
+        "LAST_ACTIVITY_TIME",
+        DateTime,
+        "Last timeline activity",
+    )));
+    v.push(ro(std_def("LAST_ACTIVITY_BY", User, "Last activity by")));
+    v.push(ro(std_def(
+        "LAST_COMMUNICATION_TIME",
+        Str,
+        "Last communication",
+    )));
     for (n, t) in [
         ("PHONE", "Phone"),
         ("EMAIL", "E-mail"),

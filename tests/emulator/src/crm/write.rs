@@ -1,7 +1,6 @@
 //! add / update / delete and the conversion of `fields` into stored values.
 
-use super::schema::FType;
-use super::{array_param, entity_id, ki, other, to_map, Entity, Pending, Store};
+use super::{array_param, entity_id, ki, other, to_map, values, Entity, Pending, Store};
 use crate::api::{ApiError, CallResult, Success};
 use crate::php;
 use crate::time;
@@ -9,135 +8,117 @@ use crate::EntityKind;
 use serde_json::{json, Map, Value};
 
 impl Store {
-    /// Turn `fields` into entity changes (§3.4 "wrong type" handling: unknown, read-only and
-    /// unparseable values are dropped silently).
-    pub(crate) fn internalize(
-        &mut self,
+    /// `update` error when a write empties the required names (code `""`, RestException).
+    /// Contact: `Field\LastName::processLogic` (factory path) — NAME and LAST_NAME both empty
+    /// after an update that touched one of them. Company: `CCrmCompany::CheckFields` — TITLE
+    /// given and empty.
+    fn check_update_names(
         kind: EntityKind,
         fields: &Map<String, Value>,
-        e: &mut Entity,
-        is_add: bool,
-        p: &mut Pending,
+        e: &Entity,
     ) -> Result<(), ApiError> {
-        let schema = self.schema(kind);
-        for (key, v) in fields {
-            let Some(def) = schema.get(key) else { continue };
-            if def.ro || v.is_null() {
-                continue;
-            }
-            let name = def.name.clone();
-            match &def.ty {
-                FType::Integer | FType::User | FType::Lead => {
-                    e.vals
-                        .insert(name, Value::String(php::intval(v).to_string()));
-                }
-                FType::Str | FType::Status(_) | FType::Currency => {
-                    e.vals.insert(name, Value::String(php::strval(v)));
-                }
-                FType::Char => {
-                    let y =
-                        matches!(v, Value::Bool(true)) || php::strval(v).eq_ignore_ascii_case("Y");
-                    e.vals.insert(name, json!(if y { "Y" } else { "N" }));
-                }
-                FType::Double => {
-                    let f = php::strval(v).trim().parse::<f64>().unwrap_or(0.0);
-                    e.vals.insert(name, Value::String(format!("{f:.2}")));
-                }
-                FType::Date => {
-                    let s = php::strval(v);
-                    if s.is_empty() {
-                        e.vals.insert(name, json!(""));
-                    } else if let Some(d) = time::parse_date_days(&s) {
-                        e.vals.insert(name, Value::String(time::iso_date(d)));
-                    }
-                }
-                FType::UfDateTime | FType::DateTime => {
-                    let s = php::strval(v);
-                    if s.is_empty() {
-                        e.vals.insert(name, json!(""));
-                    } else if let Some(t) = time::parse_datetime(&s) {
-                        e.vals.insert(name, Value::String(time::iso(t)));
-                    }
-                }
-                FType::File | FType::UfFile => self.apply_file(def, v, e, p),
-                FType::Multi(t) => self.apply_multi(t, v, e, is_add)?,
-                FType::CompanyIds | FType::ContactIds => {
-                    p.links = Some(self.existing_ids(other(kind), v));
-                }
-                FType::CompanyId => {
-                    if fields.contains_key("COMPANY_IDS") {
-                        continue; // the full set wins
-                    }
-                    let n = php::intval(v);
-                    if n <= 0 {
-                        p.links = Some(vec![]);
-                    } else if !e.links.contains(&(n as u64)) {
-                        p.links = Some(self.existing_ids(EntityKind::Company, v));
-                    }
-                }
-                FType::UfString => {
-                    let val = if def.multiple {
-                        let l: Vec<Value> = php::as_list(v)
-                            .unwrap_or_else(|| vec![v])
-                            .into_iter()
-                            .map(php::strval)
-                            .filter(|s| !s.is_empty())
-                            .map(Value::String)
-                            .collect();
-                        Value::Array(l)
-                    } else {
-                        Value::String(php::strval(v))
-                    };
-                    e.vals.insert(name, val);
-                }
-                FType::UfEnum(items) => {
-                    let check = |s: &str| -> Result<(), ApiError> {
-                        if s.is_empty() || items.iter().any(|(id, _)| id == s) {
-                            Ok(())
-                        } else {
-                            Err(ApiError::core(&format!(
-                                "Invalid value \"{s}\" of the field \"{}\"",
-                                def.name
-                            )))
-                        }
-                    };
-                    let val = if def.multiple {
-                        let mut l = Vec::new();
-                        for x in php::as_list(v).unwrap_or_else(|| vec![v]) {
-                            let s = php::strval(x);
-                            check(&s)?;
-                            if !s.is_empty() {
-                                l.push(Value::String(s));
-                            }
-                        }
-                        Value::Array(l)
-                    } else {
-                        let s = php::strval(v);
-                        check(&s)?;
-                        Value::String(s)
-                    };
-                    e.vals.insert(name, val);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    pub(crate) fn check_required(&self, kind: EntityKind, e: &Entity) -> Result<(), ApiError> {
         let filled = |k: &str| {
             e.vals
                 .get(k)
-                .map(|v| !php::strval(v).trim().is_empty())
-                .unwrap_or(false)
+                .is_some_and(|v| !php::strval(v).trim().is_empty())
         };
         match kind {
-            EntityKind::Contact if !filled("NAME") && !filled("LAST_NAME") => Err(ApiError::core(
-                "The field \"First name\" or \"Last name\" is required.",
-            )),
-            EntityKind::Company if !filled("TITLE") => {
-                Err(ApiError::core("The field \"Company name\" is required."))
+            EntityKind::Contact
+                if (fields.contains_key("NAME") || fields.contains_key("LAST_NAME"))
+                    && !filled("NAME")
+                    && !filled("LAST_NAME") =>
+            {
+                Err(ApiError::crm(
+                    "The field \"First name\" or \"Last name\" is required.",
+                ))
+            }
+            EntityKind::Company if fields.contains_key("TITLE") && !filled("TITLE") => {
+                Err(ApiError::crm("The field \"Company name\" is required."))
             }
             _ => Ok(()),
+        }
+    }
+
+    /// `add` without names: `CCrmContact::Add` sets LAST_NAME to `GetDefaultTitle($ID)`
+    /// ("Contact #ID"), `CCrmCompany::Add` sets TITLE to `GetAutoTitle($ID)` ("Company #ID").
+    fn default_names(kind: EntityKind, e: &mut Entity) {
+        let filled = |e: &Entity, k: &str| {
+            e.vals
+                .get(k)
+                .is_some_and(|v| !php::strval(v).trim().is_empty())
+        };
+        match kind {
+            EntityKind::Contact if !filled(e, "NAME") && !filled(e, "LAST_NAME") => {
+                e.vals
+                    .insert("LAST_NAME".into(), json!(format!("Contact #{}", e.id)));
+            }
+            EntityKind::Company if !filled(e, "TITLE") => {
+                e.vals
+                    .insert("TITLE".into(), json!(format!("Company #{}", e.id)));
+            }
+            _ => {}
+        }
+    }
+
+    /// Status fields with `CCrmFieldInfoAttr::HasDefaultValue` get the first status of their
+    /// list when empty on add (`Field::processLogic`, `FieldRepository::getDefaultStatusIdResolver`;
+    /// the first factory statuses of `CCrmStatus::GetDefault*`).
+    fn status_defaults(kind: EntityKind, e: &mut Entity) {
+        let defaults: &[(&str, &str)] = match kind {
+            EntityKind::Contact => &[("TYPE_ID", "CLIENT"), ("SOURCE_ID", "CALL")],
+            EntityKind::Company => &[
+                ("COMPANY_TYPE", "CUSTOMER"),
+                ("INDUSTRY", "IT"),
+                ("EMPLOYEES", "EMPLOYEES_1"),
+            ],
+        };
+        for (k, d) in defaults {
+            if e.vals.get(*k).is_none_or(|v| php::strval(v).is_empty()) {
+                e.vals.insert((*k).into(), json!(d));
+            }
+        }
+    }
+
+    /// Entity defaults before `fields` apply (`CCrmContact::Add` / `CCrmCompany::Add`).
+    fn new_entity(&self, kind: EntityKind, id: u64) -> Entity {
+        let now = Value::String(time::iso(time::now_secs()));
+        let user = Value::String(self.webhook_user.clone());
+        let mut e = Entity {
+            id,
+            ..Default::default()
+        };
+        e.vals.insert("ID".into(), Value::String(id.to_string()));
+        for (k, v) in [
+            ("OPENED", json!("Y")),
+            ("ASSIGNED_BY_ID", user.clone()),
+            ("CREATED_BY_ID", user.clone()),
+            ("MODIFY_BY_ID", user.clone()),
+            ("DATE_CREATE", now.clone()),
+            ("DATE_MODIFY", now.clone()),
+            ("LAST_ACTIVITY_TIME", now),
+            ("LAST_ACTIVITY_BY", user),
+        ] {
+            e.vals.insert(k.into(), v);
+        }
+        match kind {
+            EntityKind::Contact => {
+                e.vals.insert("EXPORT".into(), json!("Y"));
+            }
+            EntityKind::Company => {
+                e.vals.insert("IS_MY_COMPANY".into(), json!("N"));
+                e.vals.insert("CURRENCY_ID".into(), json!("USD"));
+                e.vals.insert("REVENUE".into(), json!("0.00"));
+            }
+        }
+        e
+    }
+
+    /// User IDs ≤ 0 fall back to the current user (`CCrmContact::Add`: "isset && > 0").
+    fn fix_user_ids(&self, e: &mut Entity) {
+        for k in ["CREATED_BY_ID", "MODIFY_BY_ID", "ASSIGNED_BY_ID"] {
+            if e.vals.get(k).is_none_or(|v| php::intval(v) <= 0) {
+                e.vals.insert(k.into(), json!(self.webhook_user));
+            }
         }
     }
 
@@ -171,42 +152,15 @@ impl Store {
     }
 
     pub fn add(&mut self, kind: EntityKind, params: &Map<String, Value>) -> CallResult {
-        let empty = Value::Object(Map::new());
-        let fields = array_param(params, "fields")?.unwrap_or(&empty);
-        let fields = to_map(fields);
+        let (fields, mparams) = write_params(params)?;
         let id = self.next_entity[ki(kind)];
-        let now = Value::String(time::iso(time::now_secs()));
-        let user = Value::String(self.webhook_user.clone());
-        let mut e = Entity {
-            id,
-            ..Default::default()
-        };
-        e.vals.insert("ID".into(), Value::String(id.to_string()));
-        for (k, v) in [
-            ("OPENED", json!("Y")),
-            ("ASSIGNED_BY_ID", user.clone()),
-            ("CREATED_BY_ID", user.clone()),
-            ("MODIFY_BY_ID", user.clone()),
-            ("DATE_CREATE", now.clone()),
-            ("DATE_MODIFY", now.clone()),
-            ("LAST_ACTIVITY_TIME", now),
-            ("LAST_ACTIVITY_BY", user),
-        ] {
-            e.vals.insert(k.into(), v);
-        }
-        match kind {
-            EntityKind::Contact => {
-                e.vals.insert("EXPORT".into(), json!("Y"));
-            }
-            EntityKind::Company => {
-                e.vals.insert("IS_MY_COMPANY".into(), json!("N"));
-                e.vals.insert("CURRENCY_ID".into(), json!("USD"));
-                e.vals.insert("REVENUE".into(), json!("0.00"));
-            }
-        }
+        let mut e = self.new_entity(kind, id);
         let mut p = Pending::default();
-        self.internalize(kind, &fields, &mut e, true, &mut p)?;
-        self.check_required(kind, &e)?;
+        let import = values::import_mode(mparams.as_ref());
+        self.internalize(kind, &fields, &mut e, import, &mut p)?;
+        self.fix_user_ids(&mut e);
+        Self::status_defaults(kind, &mut e);
+        Self::default_names(kind, &mut e);
         self.next_entity[ki(kind)] += 1;
         self.commit(kind, e, p);
         Ok(Success::plain(json!(id)))
@@ -214,8 +168,7 @@ impl Store {
 
     pub fn update(&mut self, kind: EntityKind, params: &Map<String, Value>) -> CallResult {
         let id = entity_id(params)?;
-        let empty = Value::Object(Map::new());
-        let fields = to_map(array_param(params, "fields")?.unwrap_or(&empty));
+        let (fields, _) = write_params(params)?;
         let Some(cur) = self.map(kind).get(&id) else {
             return Err(ApiError::crm(match kind {
                 EntityKind::Contact => "Contact is not found",
@@ -225,13 +178,7 @@ impl Store {
         let mut e = cur.clone();
         let mut p = Pending::default();
         self.internalize(kind, &fields, &mut e, false, &mut p)?;
-        let touched_required = match kind {
-            EntityKind::Contact => fields.contains_key("NAME") || fields.contains_key("LAST_NAME"),
-            EntityKind::Company => fields.contains_key("TITLE"),
-        };
-        if touched_required {
-            self.check_required(kind, &e)?;
-        }
+        Self::check_update_names(kind, &fields, &e)?;
         e.vals.insert(
             "DATE_MODIFY".into(),
             Value::String(time::iso(time::now_secs())),
@@ -272,4 +219,17 @@ impl Store {
         }
         Ok(Success::plain(json!(true)))
     }
+}
+
+/// `fields` and `params` of add/update: both must be arrays when given
+/// (`CCrmRestProxyBase::processMethodRequest`, "Parameter 'params' must be array."); `fields`
+/// defaults to `{}`.
+fn write_params(
+    params: &Map<String, Value>,
+) -> Result<(Map<String, Value>, Option<Value>), ApiError> {
+    let fields = array_param(params, "fields")?
+        .map(to_map)
+        .unwrap_or_default();
+    let mparams = array_param(params, "params")?.cloned();
+    Ok((fields, mparams))
 }
