@@ -60,6 +60,39 @@ pub fn split_op(key: &str) -> (Op, &str) {
     (Op::Eq, key)
 }
 
+/// Split a CRM list filter key as `CSqlUtil::GetFilterOperation` (main/classes/general/
+/// sql_util.php) does: `!` (negation), `+` (or-NULL, accepted and ignored), then one of
+/// `>= > <= < @ =% %= % ? *= *% * =`. Returns (negated, operation, field); `None` for the
+/// full-text and QUERY operations, which the emulator does not model.
+pub fn crm_split(key: &str) -> Option<(bool, Op, &str)> {
+    let (neg, k) = match key.strip_prefix('!') {
+        Some(r) => (true, r),
+        None => (false, key),
+    };
+    let k = k.strip_prefix('+').unwrap_or(k);
+    const OPS: [(&str, Option<Op>); 13] = [
+        (">=", Some(Op::Ge)),
+        (">", Some(Op::Gt)),
+        ("<=", Some(Op::Le)),
+        ("<", Some(Op::Lt)),
+        ("@", Some(Op::In)),
+        ("=%", Some(Op::Like)),
+        ("%=", Some(Op::Like)),
+        ("%", Some(Op::Contains)),
+        ("?", None),
+        ("*=", None),
+        ("*%", None),
+        ("*", None),
+        ("=", Some(Op::Eq)),
+    ];
+    for (p, op) in OPS {
+        if let Some(r) = k.strip_prefix(p) {
+            return op.map(|o| (neg, o, r));
+        }
+    }
+    Some((neg, Op::Eq, k))
+}
+
 fn wanted(v: &Value) -> Vec<String> {
     match php::as_list(v) {
         Some(l) => l.into_iter().map(php::strval).collect(),
