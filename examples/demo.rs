@@ -527,7 +527,9 @@ impl Demo {
     }
 
     /// Step 5: the spec's contact update gives the second phone +37498888889; change just that
-    /// item, by the ID crm.contact.get returned.
+    /// item, by the ID crm.contact.get returned. The spec's add sent one number twice, and the
+    /// portal keeps equal values once (crm/lib/Multifield/Collection.php `add`): with one phone
+    /// back, the second number is added as a new item (no ID) and the first stays.
     fn change_phone(&mut self, contact: i64) {
         let got = self.must("[5] crm.contact.get", Op::Get(Kind::Contact, contact));
         let phones = multi(&got["PHONE"]);
@@ -535,24 +537,37 @@ impl Demo {
             "[5] crm.contact.get",
             &format!("PHONE: {}", show_items(&phones)),
         );
-        let Some(target) = phones.get(1).or(phones.first()) else {
-            detail("no phone came back, so there is none to change by ID");
-            return;
-        };
-        let item = json!({"ID": target.id, "VALUE": "+37498888889", "VALUE_TYPE": target.kind});
-        let body = json!({"fields": {"PHONE": [item]}});
         let tag = "    crm.contact.update";
+        let (item, what) = match phones.as_slice() {
+            [] => return detail("no phone came back, so there is none to change by ID"),
+            [only] => {
+                detail("the add sent +37498888888 twice; the portal kept it once");
+                let what = format!("PHONE [new item +37498888889; ID {} kept]", only.id);
+                (
+                    json!({"VALUE": "+37498888889", "VALUE_TYPE": only.kind}),
+                    what,
+                )
+            }
+            [.., target] => {
+                let item =
+                    json!({"ID": target.id, "VALUE": "+37498888889", "VALUE_TYPE": target.kind});
+                let others: Vec<&str> = phones
+                    .iter()
+                    .map(|p| p.id.as_str())
+                    .filter(|i| *i != target.id)
+                    .collect();
+                let what = format!(
+                    "PHONE [ID {}: {} → +37498888889]; untouched: ID {}",
+                    target.id,
+                    target.value,
+                    others.join(", ")
+                );
+                (item, what)
+            }
+        };
+        let body = json!({"fields": {"PHONE": [item]}});
         let result = self.must(tag, Op::Update(Kind::Contact, contact, &body));
-        let rest: Vec<&str> = phones
-            .iter()
-            .map(|p| p.id.as_str())
-            .filter(|i| *i != target.id)
-            .collect();
-        let what = format!("PHONE [ID {}: {} → +37498888889]", target.id, target.value);
-        step(
-            tag,
-            &format!("{what} → {result}; untouched: ID {}", rest.join(", ")),
-        );
+        step(tag, &format!("{what} → {result}"));
     }
 
     /// Step 6. Returns the sent fields and the company's file IDs before the update.
