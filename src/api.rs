@@ -17,6 +17,7 @@ use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 pub use crate::crm::Entity;
+pub use crate::sync::{Progress, Waiting};
 
 /// The `result` of a success: the portal's own JSON text, passed through unparsed, or a value
 /// the library assembled.
@@ -414,7 +415,7 @@ pub fn bulk_upsert(
     client: &Client,
     entity: Entity,
     records_json: &str,
-    progress: &mut dyn FnMut(usize, usize),
+    progress: &mut dyn FnMut(&Progress),
 ) -> Reply {
     masked(
         client,

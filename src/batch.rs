@@ -229,6 +229,7 @@ pub fn run(client: &Client, commands: &[Command], halt: bool) -> Result<BatchOut
             .iter()
             .map(|c| (c.name.clone(), Value::String(c.text.clone())))
             .collect();
+        pace_chunk(client, chunk);
         let answer = client.call_with(
             "batch",
             &json!({ "halt": if halt { 1 } else { 0 }, "cmd": cmd }),
@@ -248,6 +249,7 @@ pub fn run(client: &Client, commands: &[Command], halt: bool) -> Result<BatchOut
             }
             Err(e) => return Err(e),
         };
+        note_operating(client, chunk, &value);
         let mut failed_here = false;
         for key in MAP_KEYS {
             let src = as_map(value.get(key));
@@ -288,6 +290,47 @@ pub fn run(client: &Client, commands: &[Command], halt: bool) -> Result<BatchOut
         }
     }
     Ok(out)
+}
+
+/// Waits, before a chunk goes, as long as the operating budgets of its sub-calls' methods ask
+/// (the portal bills each sub-call to its own method), within the operation's deadline.
+fn pace_chunk(client: &Client, chunk: &[Command]) {
+    let mut calls: Vec<(&str, usize)> = Vec::new();
+    for c in chunk {
+        match calls
+            .iter_mut()
+            .find(|(m, _)| m.eq_ignore_ascii_case(&c.method))
+        {
+            Some((_, n)) => *n += 1,
+            None => calls.push((&c.method, 1)),
+        }
+    }
+    let wait = client.operating_pace(&calls);
+    let wait = crate::client::deadline::current().map_or(wait, |d| {
+        wait.min(d.saturating_duration_since(std::time::Instant::now()))
+    });
+    if !wait.is_zero() {
+        std::thread::sleep(wait);
+    }
+}
+
+/// Takes in each sub-call's `result_time` (its own operating figures) and notes the sub-calls
+/// refused for their method's operating limit.
+fn note_operating(client: &Client, chunk: &[Command], value: &Value) {
+    let times = value.get("result_time").and_then(Value::as_object);
+    let errors = value.get("result_error").and_then(Value::as_object);
+    for c in chunk {
+        if let Some(t) = times.and_then(|m| m.get(&c.name)) {
+            client.note_operating(&c.method, t);
+        }
+        let code = errors
+            .and_then(|m| m.get(&c.name))
+            .and_then(|e| e.get("error"))
+            .and_then(Value::as_str);
+        if code.is_some_and(|c| c.eq_ignore_ascii_case("OPERATION_TIME_LIMIT")) {
+            client.note_blocked(&c.method);
+        }
+    }
 }
 
 /// A batch answer must carry its `result` and `result_error` maps (an empty one is `[]`).

@@ -222,6 +222,12 @@ struct RawConfig {
     deadline_secs: Option<f64>,
     #[serde(default)]
     execution_limit_secs: Option<f64>,
+    #[serde(default)]
+    operating_limit_secs: Option<f64>,
+    #[serde(default)]
+    bulk_deadline_secs: Option<f64>,
+    #[serde(default)]
+    batch_target_secs: Option<f64>,
 }
 
 /// A validated configuration.
@@ -260,6 +266,17 @@ pub struct Config {
     /// write whose answer was lost is looked up only this long (+1 s) after the client stopped
     /// waiting for it, and never re-sent before.
     pub execution_limit: Duration,
+    /// The portal's operating-time budget per method and 10 minutes (default 480 s, the cloud's
+    /// documented figure): from 80 % of it calls of the method are spread out, and a method the
+    /// portal blocks is waited for until its budget frees up.
+    pub operating_limit: Duration,
+    /// The longest a bulk upsert may take, waits for the limits included (default 6 h; `0` in
+    /// the JSON: no bound). Records not written by then come back as `TIME_LIMITED`.
+    pub bulk_deadline: Option<Duration>,
+    /// The server time one write batch should take at most (default 20 s, a third of the
+    /// cloud's 60 s cut-off): batches are made smaller when the portal's `result_time` says
+    /// the commands are slow.
+    pub batch_target: Duration,
 }
 
 impl Config {
@@ -274,7 +291,8 @@ impl Config {
     /// `max_retries` (5), `rate_limit` (`{"burst":50,"per_second":2}`; `false` turns it off),
     /// `proxy`, `ca_cert_path`, `guid_fields` (`{"user","contact","company"}`), `strict_fields` (false),
     /// `bulk_concurrency` (4), `max_response_mb` (64), `deadline_secs` (3 × `timeout_secs` + `execution_limit_secs` + 1),
-    /// `execution_limit_secs` (60).
+    /// `execution_limit_secs` (60), `operating_limit_secs` (480), `bulk_deadline_secs` (21600; 0:
+    /// none), `batch_target_secs` (20).
     pub fn from_json(json: &str) -> Result<Config, Error> {
         let raw: RawConfig = serde_json::from_str(json).map_err(|e| {
             // serde's message may quote the input, which holds the secret: keep only the position.
@@ -337,6 +355,22 @@ impl Config {
             3.0 * timeout.as_secs_f64() + execution_limit.as_secs_f64() + 1.0,
             "deadline_secs",
         )?;
+        let operating_limit = within(
+            raw.operating_limit_secs,
+            480.0,
+            1.0..=86_400.0,
+            "operating_limit_secs",
+        )?;
+        let bulk_deadline = match raw.bulk_deadline_secs {
+            Some(0.0) => None,
+            v => Some(within(v, 21_600.0, 1.0..=604_800.0, "bulk_deadline_secs")?),
+        };
+        let batch_target = within(
+            raw.batch_target_secs,
+            20.0,
+            1.0..=3600.0,
+            "batch_target_secs",
+        )?;
         let max_mb = raw.max_response_mb.unwrap_or(64.0);
         if !(max_mb.is_finite() && (1.0..=1024.0).contains(&max_mb)) {
             return Err(Error::invalid_input(
@@ -358,8 +392,32 @@ impl Config {
             strict_fields: raw.strict_fields.unwrap_or(false),
             bulk_concurrency: raw.bulk_concurrency.unwrap_or(4).clamp(1, 16),
             execution_limit,
+            operating_limit,
+            bulk_deadline,
+            batch_target,
         })
     }
+}
+
+/// A number of seconds within `range` (`default` when absent).
+fn within(
+    v: Option<f64>,
+    default: f64,
+    range: std::ops::RangeInclusive<f64>,
+    name: &str,
+) -> Result<Duration, Error> {
+    let s = v.unwrap_or(default);
+    if !(s.is_finite() && range.contains(&s)) {
+        return Err(Error::invalid_input(
+            "INVALID_CONFIG",
+            format!(
+                "{name} must be a number of seconds from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        ));
+    }
+    Ok(Duration::from_secs_f64(s))
 }
 
 /// The bounds of a client-side bucket. The portal's documented shapes are 50/2 and 250/5; the
@@ -419,7 +477,8 @@ fn describe_serde(e: &serde_json::Error) -> String {
     if msg.starts_with("unknown field") {
         out = "unknown key; the keys are webhook_url, timeout_secs, connect_timeout_secs, \
                deadline_secs, max_retries, rate_limit, proxy, ca_cert_path, guid_fields, \
-               strict_fields, bulk_concurrency, max_response_mb"
+               strict_fields, bulk_concurrency, max_response_mb, execution_limit_secs, \
+               operating_limit_secs, bulk_deadline_secs, batch_target_secs"
             .into();
     } else if cut < msg.len() {
         out.push('…');

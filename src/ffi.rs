@@ -496,10 +496,10 @@ unsafe fn bulk(
     guard(|| {
         let c = unsafe { arg_client(client) }?;
         let records = unsafe { arg_str(records_json, "records_json") }?;
-        let mut report = |done: usize, total: usize| {
+        let mut report = |p: &api::Progress| {
             if let Some(f) = progress {
                 // SAFETY: the caller's callback, called on the caller's thread with its own data.
-                unsafe { f(user_data, done as u64, total as u64) };
+                unsafe { f(user_data, p.done as u64, p.total as u64) };
             }
         };
         api::bulk_upsert(c, entity, records, &mut report)

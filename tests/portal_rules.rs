@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 
 const GUID_FIELD: &str = "UF_CRM_1723100443089";
 
-fn no_progress() -> impl FnMut(usize, usize) {
-    |_, _| {}
+fn no_progress() -> impl FnMut(&api::Progress) {
+    |_| {}
 }
 
 /// The portal's `=`/`@` filters compare text case-insensitively (MySQL `_ci` collation), so an

@@ -212,7 +212,7 @@ fn bulk_upsert_in_order_idempotent_with_progress() {
         &c,
         Entity::Contact,
         &Value::Array(recs.clone()).to_string(),
-        &mut |d, t| calls.push((d, t)),
+        &mut |p| calls.push((p.done, p.total)),
     ));
     let rows = full["result"].as_array().unwrap();
     assert_eq!(rows.len(), 232);
@@ -248,7 +248,7 @@ fn bulk_upsert_in_order_idempotent_with_progress() {
         &c,
         Entity::Contact,
         &Value::Array(records(230, "Второй")).to_string(),
-        &mut |_, _| {},
+        &mut |_| {},
     ));
     assert_eq!(
         full["summary"],
@@ -273,7 +273,7 @@ fn partial_batch_failure_is_reported_not_resent() {
         &c,
         Entity::Contact,
         &Value::Array(recs).to_string(),
-        &mut |_, _| {},
+        &mut |_| {},
     ));
     assert_eq!(
         full["summary"],
@@ -310,12 +310,7 @@ fn bulk_write_batch_with_lost_answer_creates_no_duplicates() {
         times: 1,
         action: FaultAction::ResetAfterExecute,
     });
-    let full = env(&api::bulk_upsert(
-        &c,
-        Entity::Contact,
-        &recs,
-        &mut |_, _| {},
-    ));
+    let full = env(&api::bulk_upsert(&c, Entity::Contact, &recs, &mut |_| {}));
     assert_eq!(full["summary"]["failed"], json!(0), "{}", full["summary"]);
     assert_eq!(full["summary"]["created"], json!(120));
     assert_eq!(
@@ -332,7 +327,7 @@ fn export_by_id_cursor_has_no_duplicates_or_holes() {
         &c,
         Entity::Contact,
         &Value::Array(records(237, "E")).to_string(),
-        &mut |_, _| {},
+        &mut |_| {},
     ));
     let expected: BTreeSet<i64> = made["result"]
         .as_array()
@@ -450,7 +445,7 @@ fn bulk_lookup_pages_past_a_full_page_of_duplicates() {
         &c,
         Entity::Contact,
         &Value::Array(recs).to_string(),
-        &mut |_, _| {},
+        &mut |_| {},
     ));
     assert_eq!(
         full["summary"],

@@ -68,7 +68,7 @@ fn bulk(c: &bitrix24_1c::Client, recs: &[Value]) -> Value {
         c,
         Entity::Contact,
         &Value::Array(recs.to_vec()).to_string(),
-        &mut |_, _| {},
+        &mut |_| {},
     ))
 }
 

@@ -1317,12 +1317,7 @@ pub fn answers(data: &[u8]) {
         b'u' => ("user by guid", api::get_user_by_guid(client, "guid-1")),
         b'k' => (
             "bulk upsert",
-            api::bulk_upsert(
-                client,
-                Entity::Contact,
-                &records().to_string(),
-                &mut |_, _| {},
-            ),
+            api::bulk_upsert(client, Entity::Contact, &records().to_string(), &mut |_| {}),
         ),
         b'm' => (
             "multifield",

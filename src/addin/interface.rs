@@ -477,7 +477,9 @@ fn bulk_upsert(
     e: Entity,
 ) -> Reply {
     let records = a.string(0)?;
-    api::bulk_upsert(connected(c)?, e, &records, progress)
+    api::bulk_upsert(connected(c)?, e, &records, &mut |p| {
+        progress(p.done, p.total)
+    })
 }
 
 fn export(c: Option<&Client>, a: &Args) -> Reply {

@@ -4,6 +4,7 @@
 
 mod answer;
 pub mod deadline;
+pub mod operating;
 
 pub use answer::{bitrix_error, parse_answer, Response};
 
@@ -11,11 +12,9 @@ use crate::config::Config;
 use crate::error::{Error, ErrorKind};
 use crate::limiter::Limiter;
 use crate::transport::{Failure, Transport};
-use once_cell::sync::Lazy;
 use serde_json::Value;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// A configured Bitrix24 client. Cheap to clone; safe to use from several threads at once.
 #[derive(Clone, Debug)]
@@ -65,11 +64,6 @@ impl Repeat {
         }
     }
 }
-
-/// The last `time.operating_reset_at` seen per (portal, method), to wait out a 429 (the 429
-/// answer itself carries no `time`).
-static OPERATING_RESET: Lazy<Mutex<HashMap<(String, String), u64>>> =
-    Lazy::new(|| Mutex::new(HashMap::new()));
 
 impl Client {
     /// A client for a validated configuration. Reuses the process-wide HTTP pool and the
@@ -132,10 +126,13 @@ impl Client {
         let mut attempt: u32 = 0;
         let mut waited_for_operating = false;
         let mut earlier_may_have_run = false;
+        sleep_capped(self.operating_pace(&[(method, 1)]), give_up_at);
         loop {
             let (err, ran) = match self.attempt(&url, &body, repeat, give_up_at) {
                 Ok(resp) => {
-                    self.note_operating(method, &resp);
+                    if let Some(t) = &resp.time {
+                        self.note_operating(method, t);
+                    }
                     return Ok(resp);
                 }
                 Err((e, ran)) => (self.mask_error(e), ran),
@@ -146,7 +143,13 @@ impl Client {
                 err
             };
             let can_retry = attempt < cfg.max_retries && Instant::now() < give_up_at;
-            if err.kind == ErrorKind::TimeLimited && !waited_for_operating {
+            if err.kind == ErrorKind::TimeLimited {
+                // Blocked for the operating limit: one wait for the budget to free up, never
+                // backoff retries (each would be refused the same way).
+                self.note_blocked(method);
+                if waited_for_operating || operating::caller_waits() {
+                    return Err(err);
+                }
                 match self.operating_wait(method) {
                     Some(wait) if Instant::now() + wait < give_up_at => {
                         waited_for_operating = true;
@@ -232,43 +235,32 @@ impl Client {
         e
     }
 
-    fn note_operating(&self, method: &str, resp: &Response) {
-        let reset = resp
-            .time
-            .as_ref()
-            .and_then(|t| t.get("operating_reset_at"))
-            .and_then(Value::as_u64);
-        if let Some(reset) = reset {
-            let key = (
-                self.inner.config.webhook.origin.clone(),
-                method.to_ascii_lowercase(),
-            );
-            OPERATING_RESET
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(key, reset);
-        }
+    /// Takes in an answer's `time` (or a batch sub-call's `result_time` entry) for `method`.
+    pub fn note_operating(&self, method: &str, time: &Value) {
+        operating::note(&self.inner.config.webhook.origin, method, time);
     }
 
-    fn operating_wait(&self, method: &str) -> Option<Duration> {
-        let key = (
-            self.inner.config.webhook.origin.clone(),
-            method.to_ascii_lowercase(),
-        );
-        let reset = *OPERATING_RESET
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)?;
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .ok()?
-            .as_secs_f64();
-        let wait = reset as f64 - now + 0.5;
-        // A reset time from the portal is data: never a panic, never more than an hour.
-        Duration::try_from_secs_f64(wait)
-            .ok()
-            .filter(|w| !w.is_zero())
-            .map(|w| w.min(Duration::from_secs(3600)))
+    /// `method` was refused for the operating limit.
+    pub fn note_blocked(&self, method: &str) {
+        operating::note_blocked(&self.inner.config.webhook.origin, method);
+    }
+
+    /// How long to wait before sending these calls (method, count) so that no method passes
+    /// its operating budget: the longest of their paces (see [`operating::pace`]).
+    pub fn operating_pace(&self, calls: &[(&str, usize)]) -> Duration {
+        let origin = &self.inner.config.webhook.origin;
+        let limit = self.inner.config.operating_limit.as_secs_f64();
+        calls
+            .iter()
+            .map(|(m, n)| operating::pace(origin, m, *n, limit))
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// Once `method` is blocked, how long until its budget frees up.
+    pub fn operating_wait(&self, method: &str) -> Option<Duration> {
+        let limit = self.inner.config.operating_limit.as_secs_f64();
+        operating::reset_wait(&self.inner.config.webhook.origin, method, limit)
     }
 }
 

@@ -80,6 +80,29 @@ impl WriteRequest {
         })
     }
 
+    /// Takes the `ID` key out of the fields: in an upsert it is the Bitrix ID the record had at
+    /// the last sync (the portal would drop it as read-only anyway). A value that is not a
+    /// positive integer is `INVALID_FIELDS`.
+    pub fn take_known_id(&mut self) -> Result<Option<i64>, Error> {
+        let Some(v) = self.fields.remove("ID") else {
+            return Ok(None);
+        };
+        let id = match &v {
+            Value::Null => return Ok(None),
+            Value::String(s) if s.trim().is_empty() => return Ok(None),
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        };
+        match id.filter(|id| *id > 0) {
+            Some(id) => Ok(Some(id)),
+            None => Err(Error::invalid_input(
+                "INVALID_FIELDS",
+                "ID (the Bitrix ID from the last sync) must be a positive integer",
+            )),
+        }
+    }
+
     /// The JSON body for `add` (`id` = None) or `update`, files spliced in.
     pub fn to_body(&self, id: Option<i64>) -> Result<bytes::Bytes, Error> {
         Ok(files::serialize(&self.to_params(id), &self.files)?.into())

@@ -14,7 +14,7 @@ mod multifield;
 mod settle;
 mod upsert;
 
-pub use bulk::{bulk_upsert, BulkOptions};
+pub use bulk::{bulk_upsert, BulkOptions, Progress, Waiting};
 pub use export::export;
 pub use guid::find_by_guid;
 pub use multifield::{replace_multifield, Replaced, MULTI_FIELDS};

@@ -4,7 +4,7 @@ use super::guid::{ambiguous, find_by_guid, guid_field, guid_of, store_normalised
 use super::settle::{judge, outcome_unknown, settles_for, wait_until, Verdict, MARGIN};
 use crate::client::{deadline, Client};
 use crate::crm::{self, Entity, WriteRequest};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use std::time::Instant;
 
 /// The outcome of an upsert.
@@ -17,7 +17,9 @@ pub struct Upserted {
 }
 
 /// Finds the entity by the GUID in `req`'s fields; updates it if found, adds it if not. The GUID
-/// is written in its normal form (trimmed, lower-case), the form it is looked up by.
+/// is written in its normal form (trimmed, lower-case), the form it is looked up by. An `ID`
+/// among the fields is the Bitrix ID from the last sync: that entity is updated without a GUID
+/// lookup if it still carries the GUID.
 /// Concurrent upserts of one GUID in this process are serialised. An add that may have run
 /// without an answer is never sent again blindly: the GUID is looked up once the add can no
 /// longer be running on the portal, and the add is sent again only if the GUID is absent then.
@@ -36,8 +38,14 @@ pub fn upsert(
     })?;
     let mut normalised = req.clone();
     store_normalised(&mut normalised.fields, &field, &guid);
+    let known = normalised.take_known_id()?;
     let req = &normalised;
     let _claim = Claim::take(client, entity, [&guid])?;
+    if let Some(id) = known {
+        if let Some(done) = update_known(client, entity, id, &guid, req)? {
+            return Ok(done);
+        }
+    }
     let ids = find_by_guid(client, entity, &guid)?;
     match ids.as_slice() {
         [id] => {
@@ -51,6 +59,29 @@ pub fn upsert(
         [] => add(client, entity, req, &guid, true),
         many => Err(ambiguous(&field, &guid, many)),
     }
+}
+
+/// With the ID the record had at the last sync: reads that entity by ID (an indexed read, where
+/// a GUID lookup filters an unindexed user field) and updates it if it still carries the GUID.
+/// `None` when it is gone or carries another GUID: then the GUID lookup decides.
+fn update_known(
+    client: &Client,
+    entity: Entity,
+    id: i64,
+    guid: &str,
+    req: &WriteRequest,
+) -> Result<Option<(Upserted, Vec<String>)>, Error> {
+    let field = guid_field(client, entity);
+    let current = match crm::by_id(client, entity, "get", id) {
+        Ok(resp) => resp.value()?,
+        Err(e) if e.kind == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if guid_of(current.get(field)).as_deref() != Some(guid) {
+        return Ok(None);
+    }
+    let (_, warnings) = crm::update(client, entity, id, req)?;
+    Ok(Some((Upserted { id, created: false }, warnings)))
 }
 
 /// Sends the add; one that may have run is resolved by a late lookup, and sent once more only

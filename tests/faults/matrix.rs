@@ -316,7 +316,7 @@ fn bulk_upsert() {
             &c,
             Entity::Contact,
             &Value::Array(records).to_string(),
-            &mut |_, _| {},
+            &mut |_| {},
         ));
         check_envelope(case, &v);
         let Some(rows) = v["result"].as_array() else {

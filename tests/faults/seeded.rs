@@ -71,7 +71,7 @@ fn run_seed(seed: u64) {
         &c,
         Entity::Contact,
         &records("first"),
-        &mut |_, _| {},
+        &mut |_| {},
     ));
     let faulted = emu.stats().random_faulted;
     let held = stored(&emu);
@@ -99,7 +99,7 @@ fn run_seed(seed: u64) {
         &c,
         Entity::Contact,
         &records("second"),
-        &mut |_, _| {},
+        &mut |_| {},
     ));
     assert_eq!(
         v["summary"]["failed"],

@@ -23,10 +23,18 @@ pub(super) enum Fate {
     Ran(Value),
     /// The portal refused it: nothing was written.
     Refused(Error),
-    /// It was refused before it ran: safe to send again.
-    NotRun,
+    /// It was refused before it ran: safe to send again, after the wait given if a limit
+    /// refused it.
+    NotRun(Option<Retry>),
     /// It may have run, and may still be running until the instant given.
     Unknown(Error, Instant),
+}
+
+/// When a write refused by a limit may go again, and which limit it was.
+#[derive(Debug, Clone)]
+pub(crate) struct Retry {
+    pub at: Instant,
+    pub reason: String,
 }
 
 /// Records whose last write may have run.
@@ -43,6 +51,10 @@ pub(super) struct Ledger {
     doubt_adds: HashSet<usize>,
     /// GUID → the instant after which none of its writes can still be running.
     settles: HashMap<String, Instant>,
+    /// Records refused for a limit → when they may go again.
+    not_before: HashMap<usize, Retry>,
+    /// Records that went round again because a write of theirs may have run.
+    pub doubtful_again: bool,
 }
 
 /// What the lookup thread may know of the ledger during a round.
@@ -60,6 +72,8 @@ impl Ledger {
             doubt: HashMap::new(),
             doubt_adds: HashSet::new(),
             settles: HashMap::new(),
+            not_before: HashMap::new(),
+            doubtful_again: false,
         }
     }
 
@@ -114,8 +128,9 @@ impl Ledger {
                 None => self.apply(w, Fate::Unknown(no_id(&v), Instant::now()), again),
             },
             (Fate::Refused(e), _) => self.decide(i, Err(e)),
-            (Fate::NotRun, _) => again.push(i),
+            (Fate::NotRun(retry), _) => self.postpone(i, retry, again),
             (Fate::Unknown(cause, at), update_id) => {
+                self.doubtful_again = true;
                 self.doubt.insert(i, Doubt { cause });
                 if update_id.is_none() {
                     self.doubt_adds.insert(i);
@@ -129,15 +144,25 @@ impl Ledger {
         }
     }
 
-    /// The ledger's results, every record in `left` reported as not completed.
-    pub fn finish(mut self, left: &[usize]) -> Results {
+    /// The record goes round again, after `retry`'s wait if a limit refused it.
+    pub fn postpone(&mut self, i: usize, retry: Option<Retry>, again: &mut Vec<usize>) {
+        match retry {
+            Some(r) => self.not_before.insert(i, r),
+            None => self.not_before.remove(&i),
+        };
+        again.push(i);
+    }
+
+    /// When the record may go again (a limit refused it), if it must wait.
+    pub fn not_before(&self, i: usize) -> Option<&Retry> {
+        self.not_before.get(&i)
+    }
+
+    /// The ledger's results, every record in `left` reported with `why` (nothing of it was
+    /// written, unless an earlier write may have run: then it is OUTCOME_UNKNOWN).
+    pub fn finish(mut self, left: &[usize], why: &Error) -> Results {
         for &i in left {
-            let e = Error::new(
-                ErrorKind::Server,
-                "NOT_COMPLETED",
-                "the record could not be written within the retry rounds",
-            );
-            self.decide(i, Err(e));
+            self.decide(i, Err(why.clone()));
         }
         self.results
     }

@@ -4,7 +4,7 @@ use crate::batch::{self, Command, BATCH_LIMIT};
 use crate::client::Client;
 use crate::crm::Entity;
 use crate::error::Error;
-use crate::sync::guid::collect_matches;
+use crate::sync::guid::{collect_matches, guid_of, id_of};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 
@@ -96,6 +96,47 @@ fn lookup_params(field: &str, guids: &[String], start: u64) -> Value {
         "order": { "ID": "ASC" },
         "start": start,
     })
+}
+
+/// The GUIDs (normal form) that the entities with these IDs carry now: `@ID`-filtered list
+/// commands of 50 IDs (one page: IDs are unique), 50 commands per batch. An ID absent from the
+/// answer is gone.
+pub(super) fn guids_of_ids(
+    client: &Client,
+    entity: Entity,
+    field: &str,
+    ids: &[i64],
+) -> Result<HashMap<i64, Option<String>>, Error> {
+    let mut out = HashMap::new();
+    let groups: Vec<&[i64]> = ids.chunks(GUIDS_PER_LOOKUP).collect();
+    let method = entity.method("list");
+    for batch_groups in groups.chunks(BATCH_LIMIT) {
+        let cmds: Vec<Command> = batch_groups
+            .iter()
+            .enumerate()
+            .map(|(n, g)| {
+                let p = json!({"filter": {"@ID": g}, "select": ["ID", field], "start": -1});
+                Command {
+                    name: format!("i{n}"),
+                    method: method.clone(),
+                    text: format!("{method}?{}", batch::php_query(&p)),
+                }
+            })
+            .collect();
+        let answer = batch::run(client, &cmds, false)?;
+        if let Some(e) = answer.first_error() {
+            return Err(e);
+        }
+        for name in cmds.iter().map(|c| &c.name) {
+            let rows = answer.results().get(name).cloned().unwrap_or(Value::Null);
+            for row in rows.as_array().map(Vec::as_slice).unwrap_or(&[]) {
+                if let Some(id) = row.get("ID").and_then(id_of) {
+                    out.insert(id, guid_of(row.get(field)));
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn lookup_command(

@@ -8,23 +8,21 @@
 mod apply;
 mod lookup;
 mod plan;
+mod round;
 mod send;
 
-use super::guid::{guid_field, guid_of, store_normalised, Claim};
+use super::guid::{guid_field, guid_of, store_normalised};
 use super::settle::MARGIN;
 use super::Upserted;
-use crate::batch::{self, BATCH_LIMIT};
+use crate::batch;
 use crate::client::Client;
 use crate::crm::{self, Entity, WriteKind, WriteRequest};
-use crate::error::Error;
-use apply::{Fate, Hints, Ledger, Write};
-use lookup::lookup_segments;
-use plan::Planner;
-use send::{send, Work};
+use crate::error::{Error, ErrorKind};
+use apply::{Fate, Ledger, Write};
+use round::Round;
 use serde_json::{json, Map, Value};
 use std::collections::HashSet;
-use std::sync::{mpsc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 /// Settings of a bulk upsert.
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +39,9 @@ impl Default for BulkOptions {
 
 /// Rounds for records whose outcome was unknown or whose GUID repeated in the input.
 const MAX_ROUNDS: usize = 8;
+/// Passes in all, waits for the limits included (a bound on the loop whatever the deadline; at
+/// one pass per refusal-and-wait it is far more than any job needs).
+const MAX_PASSES: usize = 100_000;
 /// How many execution limits a bulk upsert may spend, in all, waiting for writes that may still
 /// be running; records that would need more are reported without waiting.
 const SETTLE_WAITS: u32 = 2;
@@ -49,6 +50,9 @@ const SETTLE_WAITS: u32 = 2;
 struct Record {
     guid: String,
     req: WriteRequest,
+    /// The Bitrix ID from the last sync (`ID` among the fields): confirmed by an indexed read
+    /// instead of a GUID lookup.
+    known_id: Option<i64>,
     /// Its values hold text the portal expands inside a batch (`$result[...]`...): it must go as
     /// a JSON call.
     json_only: bool,
@@ -60,8 +64,31 @@ type Outcome = Result<Upserted, Error>;
 /// Each record's GUID (when it has one) and outcome, once decided.
 type Results = Vec<Option<(Option<String>, Outcome)>>;
 
+/// Where a bulk upsert stands, for the progress callback.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    /// Records with an outcome.
+    pub done: usize,
+    /// Records in all.
+    pub total: usize,
+    /// Set while the job waits for a portal limit to free up.
+    pub waiting: Option<Waiting>,
+}
+
+/// A wait for a portal limit.
+#[derive(Debug, Clone)]
+pub struct Waiting {
+    /// Which limit: "the portal's operating-time limit for crm.contact.add", ...
+    pub reason: String,
+    /// When the next attempt goes.
+    pub until: SystemTime,
+}
+
 /// What the pipeline threads tell the calling thread.
 enum Msg {
+    /// A record not sent this round: the job's deadline passed before it was planned, or a limit
+    /// refused its lookup (then it waits for the limit).
+    Postponed(usize, Option<apply::Retry>),
     /// A record's outcome, decided without a write (ambiguous GUID, a found lost add, a failed
     /// lookup, a write that may still be running).
     Decided(usize, Outcome),
@@ -73,17 +100,19 @@ enum Msg {
 
 /// Upserts many records (each a fields object, or `{"fields","params"}`, carrying its GUID):
 /// looks the GUIDs up with a few `@`-filtered list commands per batch, then writes in batches
-/// of 50 commands, `concurrency` batches in flight, paced by the shared bucket. Results come back
-/// in input order. A batch that partly failed is not re-sent: failed commands are reported, and
-/// only commands that did not run, or whose outcome is unknown, go round again (an unknown write
-/// is first looked up by its GUID, once it can no longer be running). `progress(done, total)` is
-/// called on the calling thread.
+/// of 50 commands, `concurrency` batches in flight, paced by the shared bucket and the
+/// operating budgets. Results come back in input order. A batch that partly failed is not
+/// re-sent: failed commands are reported, and only commands that did not run, or whose outcome
+/// is unknown, go round again (an unknown write is first looked up by its GUID, once it can no
+/// longer be running). Commands a limit refused wait until it frees up, within the job's
+/// deadline (`bulk_deadline_secs`); past it the rest are `TIME_LIMITED`, nothing of them
+/// written. `progress` is called on the calling thread, at least once a second while waiting.
 pub fn bulk_upsert(
     client: &Client,
     entity: Entity,
     records: &[Value],
     options: BulkOptions,
-    progress: &mut dyn FnMut(usize, usize),
+    progress: &mut dyn FnMut(&Progress),
 ) -> Result<(Vec<Value>, Vec<String>), Error> {
     let field = guid_field(client, entity).to_string();
     let total = records.len();
@@ -91,7 +120,15 @@ pub fn bulk_upsert(
     let warnings = check_fields(client, entity, &union)?;
     let guids = parsed.iter().map(|r| r.as_ref().map(|r| r.guid.clone()));
     let mut ledger = Ledger::new(results, guids.collect());
-    progress(ledger.done(), total);
+    let mut report = |l: &Ledger, waiting: Option<Waiting>| {
+        progress(&Progress {
+            done: l.done(),
+            total,
+            waiting,
+        })
+    };
+    report(&ledger, None);
+    let deadline = client.config().bulk_deadline.map(|d| Instant::now() + d);
     // Work list: indices still to upsert. A GUID repeated in the input is applied in input order,
     // one occurrence per round.
     let mut todo: Vec<usize> = (0..total).filter(|i| parsed[*i].is_some()).collect();
@@ -102,25 +139,93 @@ pub fn bulk_upsert(
         field: &field,
         parsed: &parsed,
         workers: options.concurrency.clamp(1, 16),
+        deadline,
     };
-    for _round in 0..MAX_ROUNDS {
-        if todo.is_empty() {
+    let mut doubt_rounds = 0;
+    let mut why = not_completed();
+    for _pass in 0..MAX_PASSES {
+        if todo.is_empty() || doubt_rounds >= MAX_ROUNDS {
             break;
         }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            why = time_limited();
+            break;
+        }
+        // Records a limit refused wait until it frees up; the others go now.
+        let now = Instant::now();
+        let (ready, waiting): (Vec<usize>, Vec<usize>) = todo
+            .iter()
+            .partition(|i| ledger.not_before(**i).is_none_or(|r| r.at <= now));
+        if ready.is_empty() {
+            let next = waiting
+                .iter()
+                .filter_map(|i| ledger.not_before(*i))
+                .min_by_key(|r| r.at);
+            let Some(next) = next.cloned() else { break };
+            if deadline.is_some_and(|d| next.at > d) {
+                why = time_limited();
+                break;
+            }
+            wait_for_limit(&next.reason, next.at, &mut |w| report(&ledger, Some(w)));
+            continue;
+        }
         let mut seen = HashSet::new();
-        let (now, later): (Vec<usize>, Vec<usize>) = todo
+        let (now, later): (Vec<usize>, Vec<usize>) = ready
             .iter()
             .partition(|i| seen.insert(parsed[**i].as_ref().map(|r| r.guid.clone())));
+        let repeats = !later.is_empty();
         let mut again = later;
+        again.extend(waiting);
+        ledger.doubtful_again = false;
         round.run(now, &mut ledger, &mut again, &mut allowance, &mut |l| {
-            progress(l.done(), total)
+            report(l, None)
         })?;
+        if repeats || ledger.doubtful_again {
+            doubt_rounds += 1;
+        }
         again.sort_unstable();
         todo = again;
     }
-    let results = ledger.finish(&todo);
-    progress(total, total);
+    let results = ledger.finish(&todo, &why);
+    progress(&Progress {
+        done: total,
+        total,
+        waiting: None,
+    });
     Ok((rows(results), warnings))
+}
+
+/// Sleeps until `at`, reporting the wait at least once a second.
+fn wait_for_limit(reason: &str, at: Instant, report: &mut dyn FnMut(Waiting)) {
+    let until = SystemTime::now() + at.saturating_duration_since(Instant::now());
+    // Bounded by `at`: each step sleeps at most a second and moves towards it.
+    loop {
+        let left = at.saturating_duration_since(Instant::now());
+        report(Waiting {
+            reason: reason.to_string(),
+            until,
+        });
+        if left.is_zero() {
+            return;
+        }
+        std::thread::sleep(left.min(Duration::from_secs(1)));
+    }
+}
+
+fn not_completed() -> Error {
+    Error::new(
+        ErrorKind::Server,
+        "NOT_COMPLETED",
+        "the record could not be written within the retry rounds",
+    )
+}
+
+fn time_limited() -> Error {
+    Error::new(
+        ErrorKind::TimeLimited,
+        "TIME_LIMITED",
+        "not written: the bulk job's deadline (bulk_deadline_secs) passed while the portal's limits held it back",
+    )
 }
 
 /// The union of the records' field keys: of plain records, and of records in import mode.
@@ -151,10 +256,12 @@ fn parse_records(
             match guid_of(req.fields.get(field)) {
                 Some(guid) => {
                     store_normalised(&mut req.fields, field, &guid);
+                    let known_id = req.take_known_id()?;
                     let json_only = batch::references_in(&req.to_params(None)).is_some();
                     Ok(Record {
                         guid,
                         req,
+                        known_id,
                         json_only,
                     })
                 }
@@ -221,127 +328,4 @@ fn rows(results: Results) -> Vec<Value> {
             }
         })
         .collect()
-}
-
-/// What one round needs.
-struct Round<'a> {
-    client: &'a Client,
-    entity: Entity,
-    field: &'a str,
-    parsed: &'a [Option<Record>],
-    workers: usize,
-}
-
-impl Round<'_> {
-    /// One round over `now` (no GUID twice). A pipeline: one thread looks the GUIDs up, 2,500
-    /// (one request) at a time, and queues the writes; `workers` threads send them; this thread
-    /// applies every outcome. Writing starts after the first lookup, so the portal's time on the
-    /// lookups overlaps the bucket's pacing instead of adding to it.
-    fn run(
-        &self,
-        mut now: Vec<usize>,
-        ledger: &mut Ledger,
-        again: &mut Vec<usize>,
-        allowance: &mut Duration,
-        progress: &mut dyn FnMut(&Ledger),
-    ) -> Result<(), Error> {
-        let guids = now
-            .iter()
-            .filter_map(|i| self.parsed[*i].as_ref().map(|r| &r.guid));
-        let _claim = Claim::take(self.client, self.entity, guids)?;
-        let hints = ledger.hints(&now);
-        // Records whose writes may still be running go last, so the others need not wait.
-        let settles = |i: &usize| {
-            let g = self.parsed[*i].as_ref().map(|r| &r.guid);
-            g.and_then(|g| hints.settles.get(g).copied())
-        };
-        now.sort_by_key(|i| (settles(i), *i)); // None (settled) first
-        let (work_tx, work_rx) = mpsc::channel::<Work>();
-        let work_rx = Mutex::new(work_rx);
-        let (msg_tx, msg_rx) = mpsc::channel::<Msg>();
-        std::thread::scope(|s| {
-            let (tx, now, hints) = (msg_tx.clone(), &now, &hints);
-            s.spawn(move || self.plan_all(now, hints, allowance, &tx, &work_tx));
-            for _ in 0..self.workers {
-                let (tx, work_rx) = (msg_tx.clone(), &work_rx);
-                s.spawn(move || self.write_all(work_rx, &tx));
-            }
-            drop(msg_tx);
-            // Outcomes are applied and progress reported here, on the calling thread (1C's
-            // status line may only be touched from it).
-            for msg in msg_rx {
-                match msg {
-                    Msg::Decided(i, outcome) => ledger.decide(i, outcome),
-                    Msg::Cleared(i) => ledger.clear(i),
-                    Msg::Wrote(fates) => {
-                        for (w, fate) in fates {
-                            ledger.apply(&w, fate, again);
-                        }
-                    }
-                }
-                progress(ledger);
-            }
-        });
-        Ok(())
-    }
-
-    /// The lookup thread: plans each segment and queues its writes.
-    fn plan_all(
-        &self,
-        now: &[usize],
-        hints: &Hints,
-        allowance: &mut Duration,
-        msg_tx: &mpsc::Sender<Msg>,
-        work_tx: &mpsc::Sender<Work>,
-    ) {
-        let planner = Planner {
-            client: self.client,
-            entity: self.entity,
-            field: self.field,
-            parsed: self.parsed,
-            hints,
-        };
-        for segment in lookup_segments(now) {
-            let plan = match planner.plan(segment, allowance) {
-                Ok(p) => p,
-                Err(e) => {
-                    // A lookup failed in a way every lookup would (access, a field the portal
-                    // ignores...): nothing more can be decided safely.
-                    let left = now.iter().skip_while(|i| !segment.contains(i));
-                    for i in left {
-                        let _ = msg_tx.send(Msg::Decided(*i, Err(e.clone())));
-                    }
-                    return;
-                }
-            };
-            let msgs = plan.decided.into_iter().map(|(i, o)| Msg::Decided(i, o));
-            let msgs = msgs.chain(plan.cleared.into_iter().map(Msg::Cleared));
-            for m in msgs {
-                let _ = msg_tx.send(m);
-            }
-            let batches = plan
-                .batched
-                .chunks(BATCH_LIMIT)
-                .map(|c| Work::Batch(c.to_vec()));
-            let singles = plan.single.into_iter().map(Work::Single);
-            for w in batches.chain(singles) {
-                if work_tx.send(w).is_err() {
-                    return;
-                }
-            }
-        }
-    }
-
-    /// A writer thread: sends queued work until the queue closes.
-    fn write_all(&self, work_rx: &Mutex<mpsc::Receiver<Work>>, msg_tx: &mpsc::Sender<Msg>) {
-        // Bounded by the queue: the lookup thread closes it when it is done.
-        loop {
-            let next = work_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
-            let Ok(work) = next else { break };
-            let fates = send(self.client, self.entity, self.parsed, work);
-            if msg_tx.send(Msg::Wrote(fates)).is_err() {
-                break;
-            }
-        }
-    }
 }

@@ -1,8 +1,9 @@
 //! Planning a lookup segment: wait until its GUIDs are settled, look them up, and decide per
 //! record: update, add, or an outcome without a write.
 
-use super::apply::{Hints, Write};
-use super::lookup::lookup_many;
+use super::apply::{Hints, Retry, Write};
+use super::lookup::{guids_of_ids, lookup_many};
+use super::send::not_before;
 use super::{Outcome, Record};
 use crate::batch;
 use crate::client::Client;
@@ -28,6 +29,8 @@ pub(super) struct Plan {
     pub batched: Vec<Write>,
     /// Writes that must go as JSON calls (a batch would rewrite their values).
     pub single: Vec<Write>,
+    /// Records whose lookup a portal limit refused: they go round again once it frees up.
+    pub postponed: Vec<(usize, Option<Retry>)>,
 }
 
 /// What planning needs.
@@ -54,6 +57,14 @@ impl Planner<'_> {
         let found = match self.lookup(&ready) {
             Ok(f) => f,
             Err(e) if judge(&e) == Verdict::Refused => return Err(e),
+            Err(e) if judge(&e) == Verdict::NotRun => {
+                let methods = [self.entity.method("list"), "batch".to_string()];
+                let methods: Vec<&str> = methods.iter().map(String::as_str).collect();
+                let retry = not_before(self.client, &methods, &e);
+                plan.postponed
+                    .extend(ready.iter().map(|&i| (i, retry.clone())));
+                return Ok(plan);
+            }
             Err(e) => {
                 // Only this segment fails; the others go on.
                 plan.decided
@@ -101,6 +112,48 @@ impl Planner<'_> {
     /// Looks the GUIDs up, retrying a failed lookup a few times. GUIDs a batch would rewrite
     /// (`$result[...]` and the like) are looked up one by one as JSON calls.
     fn lookup(&self, records: &[usize]) -> Result<HashMap<String, Vec<i64>>, Error> {
+        let (found, records) = self.confirm_known(records)?;
+        let mut found = found;
+        found.extend(self.lookup_guids(&records)?);
+        Ok(found)
+    }
+
+    /// Records with the ID of their last sync: read by ID (indexed), kept if the entity still
+    /// carries the GUID. Returns those found, and the records left for the GUID lookup.
+    fn confirm_known(
+        &self,
+        records: &[usize],
+    ) -> Result<(HashMap<String, Vec<i64>>, Vec<usize>), Error> {
+        let (hinted, mut rest): (Vec<usize>, Vec<usize>) = records
+            .iter()
+            .partition(|&&i| self.rec(i).known_id.is_some());
+        let mut found = HashMap::new();
+        if hinted.is_empty() {
+            return Ok((found, rest));
+        }
+        let ids: Vec<i64> = hinted
+            .iter()
+            .filter_map(|&i| self.rec(i).known_id)
+            .collect();
+        let now = retried(|| guids_of_ids(self.client, self.entity, self.field, &ids))?;
+        for i in hinted {
+            let rec = self.rec(i);
+            let id = rec.known_id.expect("partitioned on it");
+            match now.get(&id) {
+                Some(Some(g)) if *g == rec.guid => {
+                    found.insert(rec.guid.clone(), vec![id]);
+                }
+                _ => rest.push(i),
+            }
+        }
+        Ok((found, rest))
+    }
+
+    /// Looks the GUIDs of `records` up.
+    fn lookup_guids(&self, records: &[usize]) -> Result<HashMap<String, Vec<i64>>, Error> {
+        if records.is_empty() {
+            return Ok(HashMap::new());
+        }
         let guids: Vec<&String> = records.iter().map(|&i| &self.rec(i).guid).collect();
         let (raw, plain): (Vec<&String>, Vec<&String>) =
             guids.into_iter().partition(|g| batch::is_reference(g));

@@ -1,13 +1,13 @@
 //! Sending writes: 50 per batch, or one JSON call for a record a batch would alter.
 
-use super::apply::{Fate, Write};
+use super::apply::{Fate, Retry, Write};
 use super::Record;
 use crate::batch::{self, BatchOutcome, Command};
 use crate::client::{Client, Response};
 use crate::crm::Entity;
 use crate::error::{Error, ErrorKind};
 use crate::sync::settle::{judge, settles_for, Verdict};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A unit of work for a writer thread.
 #[derive(Debug)]
@@ -37,8 +37,9 @@ pub(super) fn send(
                 .as_ref()
                 .expect("planned records parsed")
                 .req;
-            let r = client.call(&method(entity, &w), &req.to_params(w.update_id));
-            let fate = single_fate(client, r);
+            let m = method(entity, &w);
+            let r = client.call(&m, &req.to_params(w.update_id));
+            let fate = single_fate(client, &m, r);
             vec![(w, fate)]
         }
     }
@@ -68,21 +69,51 @@ fn command(entity: Entity, parsed: &[Option<Record>], w: &Write) -> Command {
 
 /// A failed request that carried writes: refused before running, refused, or may have run
 /// (anything else, an answer that is not a batch envelope included).
-fn failed(client: &Client, e: Error) -> Fate {
+fn failed(client: &Client, methods: &[&str], e: Error) -> Fate {
     match judge(&e) {
-        Verdict::NotRun => Fate::NotRun,
+        Verdict::NotRun => Fate::NotRun(not_before(client, methods, &e)),
         Verdict::Refused => Fate::Refused(e),
         Verdict::MayHaveRun => Fate::Unknown(e.clone(), settles_for(client, &e)),
     }
 }
 
-fn single_fate(client: &Client, r: Result<Response, Error>) -> Fate {
+/// When a write refused before it ran may go again: after its method's operating budget frees
+/// up (a 429, or a sub-call's `OPERATION_TIME_LIMIT`), a moment later for the request rate
+/// (the shared bucket paces the rest), or at once.
+pub(super) fn not_before(client: &Client, methods: &[&str], e: &Error) -> Option<Retry> {
+    let now = Instant::now();
+    if e.code.eq_ignore_ascii_case("OPERATION_TIME_LIMIT") || e.kind == ErrorKind::TimeLimited {
+        let (wait, method) = methods
+            .iter()
+            .filter_map(|m| client.operating_wait(m).map(|w| (w, *m)))
+            .max()
+            .unwrap_or((
+                Duration::from_secs(5),
+                methods.first().copied().unwrap_or("batch"),
+            ));
+        let reason = format!("the portal's operating-time limit for {method}");
+        return Some(Retry {
+            at: now + wait,
+            reason,
+        });
+    }
+    if e.code.eq_ignore_ascii_case("QUERY_LIMIT_EXCEEDED") || e.kind == ErrorKind::RateLimited {
+        let reason = "the portal's request-rate limit".to_string();
+        return Some(Retry {
+            at: now + Duration::from_secs(1),
+            reason,
+        });
+    }
+    None
+}
+
+fn single_fate(client: &Client, method: &str, r: Result<Response, Error>) -> Fate {
     match r {
         Ok(resp) => match resp.value() {
             Ok(v) => Fate::Ran(v),
-            Err(e) => failed(client, e),
+            Err(e) => failed(client, &[method], e),
         },
-        Err(e) => failed(client, e),
+        Err(e) => failed(client, &[method], e),
     }
 }
 
@@ -93,7 +124,11 @@ fn batch_fates(
 ) -> Vec<Fate> {
     let out = match outcome {
         Ok(o) => o,
-        Err(e) => return vec![failed(client, e); cmds.len()],
+        Err(e) => {
+            let mut methods: Vec<&str> = cmds.iter().map(|c| c.method.as_str()).collect();
+            methods.push("batch");
+            return vec![failed(client, &methods, e); cmds.len()];
+        }
     };
     let res = out.results();
     cmds.iter()
@@ -103,7 +138,9 @@ fn batch_fates(
             }
             match out.error_of(&c.name) {
                 // Refused before running: safe to send again in the next round.
-                Some(e) if refused_before_running(&e) => Fate::NotRun,
+                Some(e) if refused_before_running(&e) => {
+                    Fate::NotRun(not_before(client, &[&c.method], &e))
+                }
                 Some(e) => Fate::Refused(e),
                 // Without `halt` every command runs and is answered; one the answer does not
                 // mention may have run. The request is over, so it is not running any more.
