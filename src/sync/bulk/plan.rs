@@ -15,6 +15,9 @@ use crate::sync::Upserted;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+/// GUID → the IDs of the entities holding it.
+type Found = HashMap<String, Vec<i64>>;
+
 /// Attempts per lookup (they are safe to repeat).
 const LOOKUP_ATTEMPTS: u32 = 3;
 
@@ -111,7 +114,7 @@ impl Planner<'_> {
 
     /// Looks the GUIDs up, retrying a failed lookup a few times. GUIDs a batch would rewrite
     /// (`$result[...]` and the like) are looked up one by one as JSON calls.
-    fn lookup(&self, records: &[usize]) -> Result<HashMap<String, Vec<i64>>, Error> {
+    fn lookup(&self, records: &[usize]) -> Result<Found, Error> {
         let (found, records) = self.confirm_known(records)?;
         let mut found = found;
         found.extend(self.lookup_guids(&records)?);
@@ -123,7 +126,7 @@ impl Planner<'_> {
     fn confirm_known(
         &self,
         records: &[usize],
-    ) -> Result<(HashMap<String, Vec<i64>>, Vec<usize>), Error> {
+    ) -> Result<(Found, Vec<usize>), Error> {
         let (hinted, mut rest): (Vec<usize>, Vec<usize>) = records
             .iter()
             .partition(|&&i| self.rec(i).known_id.is_some());
@@ -150,7 +153,7 @@ impl Planner<'_> {
     }
 
     /// Looks the GUIDs of `records` up.
-    fn lookup_guids(&self, records: &[usize]) -> Result<HashMap<String, Vec<i64>>, Error> {
+    fn lookup_guids(&self, records: &[usize]) -> Result<Found, Error> {
         if records.is_empty() {
             return Ok(HashMap::new());
         }
