@@ -222,6 +222,8 @@ struct RawConfig {
     deadline_secs: Option<f64>,
     #[serde(default)]
     execution_limit_secs: Option<f64>,
+    #[serde(default)]
+    share_across_processes: Option<bool>,
 }
 
 /// A validated configuration.
@@ -260,6 +262,11 @@ pub struct Config {
     /// write whose answer was lost is looked up only this long (+1 s) after the client stopped
     /// waiting for it, and never re-sent before.
     pub execution_limit: Duration,
+    /// Whether pacing and GUID claims are shared by every process of the host (default true):
+    /// 1C's server runs several worker processes, and the portal counts them all against one
+    /// bucket. The state lives in files under the temp directory; a process that cannot use
+    /// them paces and claims alone, never fails. `false`: shared by this process's clients only.
+    pub share_across_processes: bool,
 }
 
 impl Config {
@@ -274,7 +281,7 @@ impl Config {
     /// `max_retries` (5), `rate_limit` (`{"burst":50,"per_second":2}`; `false` turns it off),
     /// `proxy`, `ca_cert_path`, `guid_fields` (`{"user","contact","company"}`), `strict_fields` (false),
     /// `bulk_concurrency` (4), `max_response_mb` (64), `deadline_secs` (3 × `timeout_secs` + `execution_limit_secs` + 1),
-    /// `execution_limit_secs` (60).
+    /// `execution_limit_secs` (60), `share_across_processes` (true).
     pub fn from_json(json: &str) -> Result<Config, Error> {
         let raw: RawConfig = serde_json::from_str(json).map_err(|e| {
             // serde's message may quote the input, which holds the secret: keep only the position.
@@ -358,6 +365,7 @@ impl Config {
             strict_fields: raw.strict_fields.unwrap_or(false),
             bulk_concurrency: raw.bulk_concurrency.unwrap_or(4).clamp(1, 16),
             execution_limit,
+            share_across_processes: raw.share_across_processes.unwrap_or(true),
         })
     }
 }
@@ -419,7 +427,8 @@ fn describe_serde(e: &serde_json::Error) -> String {
     if msg.starts_with("unknown field") {
         out = "unknown key; the keys are webhook_url, timeout_secs, connect_timeout_secs, \
                deadline_secs, max_retries, rate_limit, proxy, ca_cert_path, guid_fields, \
-               strict_fields, bulk_concurrency, max_response_mb"
+               strict_fields, bulk_concurrency, max_response_mb, execution_limit_secs, \
+               share_across_processes"
             .into();
     } else if cut < msg.len() {
         out.push('…');
@@ -487,6 +496,12 @@ mod tests {
         )
         .unwrap();
         assert!(c.rate_limit.is_none());
+        assert!(c.share_across_processes, "shared by default");
+        let c = Config::from_json(
+            r#"{"webhook_url":"https://p.example.com/rest/1/secretsecret/","share_across_processes":false}"#,
+        )
+        .unwrap();
+        assert!(!c.share_across_processes);
         let e = Config::from_json(
             r#"{"webhook_url":"https://p.example.com/rest/1/secretsecret/","timeout_secs":"x"}"#,
         )
