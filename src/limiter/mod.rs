@@ -76,7 +76,7 @@ impl Limiter {
     }
 
     /// The same limiter with the host-wide file used or not (`false`: only this process's
-    /// clients share the bucket, as before version 0.2).
+    /// clients share the bucket).
     pub fn across_processes(mut self, on: bool) -> Limiter {
         self.across_processes = on;
         self

@@ -3,8 +3,9 @@
 //! wall-clock nanoseconds (an `Instant` means nothing to another process), read and rewritten
 //! under an OS lock held only for that read-modify-write.
 //!
-//! Nothing here may stall a call: the lock is waited for at most [`LOCK_SPIN`], a file that
-//! cannot be opened is not tried again for [`RETRY_AFTER`], and every failure is an `Err` on
+//! Nothing here may stall a call: the lock is waited for at most [`LOCK_SPIN`] (and then left
+//! alone for [`HELD_BACKOFF`]), a file that cannot be opened is not tried again for
+//! [`RETRY_AFTER`], and every failure is an `Err` on
 //! which the caller paces by its process-local state instead.
 
 use crate::host;
@@ -19,6 +20,8 @@ pub(super) const LOCK_SPIN: Duration = Duration::from_millis(50);
 /// How long a file that could not be opened is left alone (no syscalls per request for a
 /// temp directory that is missing or not ours).
 const RETRY_AFTER: Duration = Duration::from_secs(10);
+/// How long calls pace alone after the lock stayed held through a whole [`LOCK_SPIN`].
+const HELD_BACKOFF: Duration = Duration::from_secs(1);
 /// Open handles are renewed this often, so a file removed by a temp cleaner is recreated and
 /// shared again instead of this process pacing alone on an unlinked copy.
 const REOPEN_AFTER: Duration = Duration::from_secs(30);
@@ -114,6 +117,9 @@ impl SharedBucket {
     ) -> io::Result<R> {
         let file = self.file()?;
         if !lock(file)? {
+            // Its holder is stopped or starved: the next calls pace alone for a while rather
+            // than each wait out the spin again.
+            self.retry_at = Some(Instant::now() + HELD_BACKOFF);
             return Err(io::Error::new(
                 io::ErrorKind::TimedOut,
                 "bucket file held too long",
