@@ -50,7 +50,9 @@ extern "C" {
  "/path/ca.pem", "strict_fields": false, "bulk_concurrency": 4, "deadline_secs": 241 (one
  bound on a whole single operation; default 3 × timeout_secs + execution_limit_secs + 1), "max_response_mb": 64 (larger
  answers fail with RESPONSE_TOO_LARGE), "execution_limit_secs": 60 (how long the portal may
- still run a request whose answer was lost; a lookup proves it absent only after that), "guid_fields": {"user": "UF_USR_...", "contact":
+ still run a request whose answer was lost; a lookup proves it absent only after that),
+ "share_across_processes": true (pacing and GUID claims shared by every process of the host
+ through files in the temp directory; false: by this process only), "guid_fields": {"user": "UF_USR_...", "contact":
  "UF_CRM_...", "company": "UF_CRM_..."}}`; only `webhook_url` is required. A bad value of any key (an unusable proxy included) fails here, not per call.
 
  Returns a new handle, or NULL on failure. When `error_json` is not NULL it receives NULL on

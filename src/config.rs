@@ -228,6 +228,8 @@ struct RawConfig {
     bulk_deadline_secs: Option<f64>,
     #[serde(default)]
     batch_target_secs: Option<f64>,
+    #[serde(default)]
+    share_across_processes: Option<bool>,
 }
 
 /// A validated configuration.
@@ -277,6 +279,11 @@ pub struct Config {
     /// cloud's 60 s cut-off): batches are made smaller when the portal's `result_time` says
     /// the commands are slow.
     pub batch_target: Duration,
+    /// Whether pacing and GUID claims are shared by every process of the host (default true):
+    /// 1C's server runs several worker processes, and the portal counts them all against one
+    /// bucket. The state lives in files under the temp directory; a process that cannot use
+    /// them paces and claims alone, never fails. `false`: shared by this process's clients only.
+    pub share_across_processes: bool,
 }
 
 impl Config {
@@ -292,7 +299,7 @@ impl Config {
     /// `proxy`, `ca_cert_path`, `guid_fields` (`{"user","contact","company"}`), `strict_fields` (false),
     /// `bulk_concurrency` (4), `max_response_mb` (64), `deadline_secs` (3 × `timeout_secs` + `execution_limit_secs` + 1),
     /// `execution_limit_secs` (60), `operating_limit_secs` (480), `bulk_deadline_secs` (21600; 0:
-    /// none), `batch_target_secs` (20).
+    /// none), `batch_target_secs` (20), `share_across_processes` (true).
     pub fn from_json(json: &str) -> Result<Config, Error> {
         let raw: RawConfig = serde_json::from_str(json).map_err(|e| {
             // serde's message may quote the input, which holds the secret: keep only the position.
@@ -395,6 +402,7 @@ impl Config {
             operating_limit,
             bulk_deadline,
             batch_target,
+            share_across_processes: raw.share_across_processes.unwrap_or(true),
         })
     }
 }
@@ -478,7 +486,8 @@ fn describe_serde(e: &serde_json::Error) -> String {
         out = "unknown key; the keys are webhook_url, timeout_secs, connect_timeout_secs, \
                deadline_secs, max_retries, rate_limit, proxy, ca_cert_path, guid_fields, \
                strict_fields, bulk_concurrency, max_response_mb, execution_limit_secs, \
-               operating_limit_secs, bulk_deadline_secs, batch_target_secs"
+               operating_limit_secs, bulk_deadline_secs, batch_target_secs, \
+               share_across_processes"
             .into();
     } else if cut < msg.len() {
         out.push('…');
@@ -546,6 +555,12 @@ mod tests {
         )
         .unwrap();
         assert!(c.rate_limit.is_none());
+        assert!(c.share_across_processes, "shared by default");
+        let c = Config::from_json(
+            r#"{"webhook_url":"https://p.example.com/rest/1/secretsecret/","share_across_processes":false}"#,
+        )
+        .unwrap();
+        assert!(!c.share_across_processes);
         let e = Config::from_json(
             r#"{"webhook_url":"https://p.example.com/rest/1/secretsecret/","timeout_secs":"x"}"#,
         )

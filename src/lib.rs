@@ -2,6 +2,7 @@
 //!
 //! Layers, from the bottom up:
 //! - the safe core: [`config`], [`error`], [`transport`], [`limiter`], [`client`], [`crm`];
+//!   its one OS-specific part is `host`, the files and locks shared by the processes of a host;
 //! - [`api`]: JSON-in / envelope-out operations over the core, shared by both shims;
 //! - [`ffi`]: the C ABI (`b24_*`), a thin shim over [`api`];
 //! - [`addin`]: the 1C Native API component, another thin shim over [`api`].
@@ -13,6 +14,7 @@ pub mod config;
 pub mod crm;
 pub mod error;
 pub mod files;
+mod host;
 pub mod json;
 pub mod limiter;
 pub mod sync;

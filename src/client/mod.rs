@@ -70,9 +70,10 @@ impl Client {
     /// portal's shared rate limiter.
     pub fn new(config: Config) -> Result<Client, Error> {
         let transport = Transport::for_config(&config)?;
-        let limiter = config
-            .rate_limit
-            .map(|shape| Limiter::for_portal(&config.webhook.origin, shape));
+        let limiter = config.rate_limit.map(|shape| {
+            Limiter::for_portal(&config.webhook.origin, shape)
+                .across_processes(config.share_across_processes)
+        });
         Ok(Client {
             inner: Arc::new(Inner {
                 config,

@@ -3,13 +3,15 @@
 use crate::client::Client;
 use crate::crm::Entity;
 use crate::error::{Error, ErrorKind};
+use crate::host::claims::{self, HostClaim, Taken};
 use once_cell::sync::Lazy;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-// Two upserts of one GUID in one process must not both decide "absent, add".
+// Two upserts of one GUID must not both decide "absent, add": not in one process (the claim
+// set below) and not in two processes of the host (a host-wide claim, `crate::host::claims`).
 
 type ClaimKey = (String, Entity, String);
 
@@ -20,11 +22,15 @@ const CLAIM_WAIT: Duration = Duration::from_secs(300);
 /// GUIDs this thread is working on; released on drop.
 pub(crate) struct Claim {
     keys: Vec<ClaimKey>,
+    /// The same GUIDs claimed host-wide; `None` when sharing is off or the files are unusable
+    /// (then only this process's claims order the upserts, as before).
+    _host: Option<HostClaim>,
 }
 
 impl Claim {
     /// Waits until none of `guids` is claimed elsewhere, then claims them all at once (all at
-    /// once, so two claimers of overlapping sets cannot deadlock).
+    /// once, so two claimers of overlapping sets cannot deadlock); then claims them host-wide
+    /// (in a fixed order, for the same reason), within the same [`CLAIM_WAIT`].
     pub(crate) fn take<'a>(
         client: &Client,
         entity: Entity,
@@ -41,11 +47,7 @@ impl Claim {
         while keys.iter().any(|k| held.contains(k)) {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(Error::new(
-                    ErrorKind::Timeout,
-                    "GUID_BUSY",
-                    "another upsert of the same GUID did not finish in time",
-                ));
+                return Err(busy());
             }
             held = cv
                 .wait_timeout(held, left)
@@ -53,8 +55,27 @@ impl Claim {
                 .0;
         }
         held.extend(keys.iter().cloned());
-        Ok(Claim { keys })
+        drop(held);
+        let mut claim = Claim { keys, _host: None };
+        if client.config().share_across_processes {
+            let host_keys = claim.keys.iter().map(|(_, e, g)| (e.name(), g.as_str()));
+            match claims::take(origin, host_keys, deadline) {
+                Taken::Held(h) => claim._host = Some(h),
+                // Dropping `claim` releases the process-local claims too.
+                Taken::Busy => return Err(busy()),
+                Taken::Unusable => {}
+            }
+        }
+        Ok(claim)
     }
+}
+
+fn busy() -> Error {
+    Error::new(
+        ErrorKind::Timeout,
+        "GUID_BUSY",
+        "another upsert of the same GUID did not finish in time",
+    )
 }
 
 impl Drop for Claim {
