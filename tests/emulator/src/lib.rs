@@ -135,7 +135,8 @@ pub struct Stats {
     /// Highest level the bucket counter reached.
     pub max_bucket_level: f64,
     /// REST requests whose method ran and succeeded, so their effects are committed (a batch
-    /// counts once), whether or not the answer then reached the client.
+    /// counts once, also when it was cut off after some sub-calls committed), whether or not
+    /// the answer then reached the client.
     pub executed: u64,
     /// REST requests answered with the HTML 504 of the execution limit (`execution_limit`).
     pub cut_off: u64,
