@@ -16,7 +16,12 @@
 //! Knobs (environment): `B24_BENCH_CALLS` (5000), `B24_BENCH_RECORDS` (10000), `B24_BENCH_REPS`
 //! (3 repetitions of the per-call runs; the median is reported), `B24_BENCH_ADDIN` (1000
 //! objects), `B24_BENCH_PYTHON` (`python3`), `B24_BENCH_SKIP_PYTHON=1`, `B24_BENCH_ONLY` (a
-//! comma list of sections to run: `per_call,bulk,memory,answers,addin`; default all).
+//! comma list of sections to run: `per_call,bulk,memory,answers,addin,limits`; default all).
+//!
+//! 5. limits (`benches/compare/limits.rs`): bulk upserts under the operating budget (time-scaled
+//!    ÷10, both batch billing models), under the cloud's bucket with 250 ms latency, and 10,000
+//!    updates of existing records; knobs `B24_BENCH_LIMITS_RECORDS` (600),
+//!    `B24_BENCH_CLOUD_RECORDS` (3000), `B24_BENCH_UPDATES` (10000).
 
 #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
 mod addin;
@@ -24,6 +29,8 @@ mod addin;
 mod client;
 #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
 mod emulator;
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+mod limits;
 #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
 mod run;
 #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
@@ -42,7 +49,7 @@ fn main() {
             let rest = &args[2.min(args.len())..];
             let out = match mode {
                 "emulator" => {
-                    emulator::serve();
+                    emulator::serve(rest);
                     return;
                 }
                 "get" => client::get(rest),

@@ -24,12 +24,12 @@ fn env_num(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-struct Setup {
-    exe: PathBuf,
+pub(crate) struct Setup {
+    pub exe: PathBuf,
     lib: PathBuf,
     benches: PathBuf,
     out_dir: PathBuf,
-    python: Option<String>,
+    pub python: Option<String>,
     calls: usize,
     records: usize,
     reps: usize,
@@ -37,17 +37,23 @@ struct Setup {
 }
 
 /// The emulator child and its control pipe.
-struct Emu {
+pub(crate) struct Emu {
     child: Child,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
-    webhook: String,
+    pub webhook: String,
 }
 
 impl Emu {
     fn start(exe: &Path) -> Emu {
+        Emu::start_with(exe, &[])
+    }
+
+    /// An emulator process shaped by start-up flags (benches/compare/emulator.rs).
+    pub fn start_with(exe: &Path, flags: &[&str]) -> Emu {
         let mut child = Command::new(exe)
             .args(["child", "emulator"])
+            .args(flags)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -69,7 +75,7 @@ impl Emu {
         }
     }
 
-    fn cmd(&mut self, c: &str) -> String {
+    pub fn cmd(&mut self, c: &str) -> String {
         writeln!(self.stdin, "{c}").expect("emulator control");
         self.stdin.flush().expect("emulator control");
         let mut line = String::new();
@@ -79,7 +85,7 @@ impl Emu {
         line
     }
 
-    fn stats(&mut self) -> Value {
+    pub fn stats(&mut self) -> Value {
         serde_json::from_str(&self.cmd("stats")).expect("stats JSON")
     }
 }
@@ -93,7 +99,7 @@ impl Drop for Emu {
 }
 
 /// Runs a measuring child; its last stdout line is its JSON result.
-fn run_json(mut cmd: Command) -> Result<Value, String> {
+pub(crate) fn run_json(mut cmd: Command) -> Result<Value, String> {
     let what = format!("{cmd:?}");
     let out = cmd
         .stderr(Stdio::piped())
@@ -121,24 +127,24 @@ fn tail(s: &str, n: usize) -> String {
     s.chars().skip(skip).collect()
 }
 
-fn rust_child(s: &Setup, mode: &str, args: &[String]) -> Command {
+pub(crate) fn rust_child(s: &Setup, mode: &str, args: &[String]) -> Command {
     let mut c = Command::new(&s.exe);
     c.args(["child", mode]).arg(&s.lib).args(args);
     c
 }
 
-fn python_script(s: &Setup, script: &str, args: &[String]) -> Option<Command> {
+pub(crate) fn python_script(s: &Setup, script: &str, args: &[String]) -> Option<Command> {
     let py = s.python.as_ref()?;
     let mut c = Command::new(py);
     c.arg(s.benches.join(script)).args(args);
     Some(c)
 }
 
-fn f(v: &Value, k: &str) -> f64 {
+pub(crate) fn f(v: &Value, k: &str) -> f64 {
     v.get(k).and_then(Value::as_f64).unwrap_or(f64::NAN)
 }
 
-fn u(v: &Value, k: &str) -> u64 {
+pub(crate) fn u(v: &Value, k: &str) -> u64 {
     v.get(k).and_then(Value::as_u64).unwrap_or(0)
 }
 
@@ -248,13 +254,13 @@ fn python_versions(s: &mut Setup) -> String {
     }
 }
 
-struct Report {
+pub(crate) struct Report {
     md: String,
-    notes: Vec<String>,
+    pub notes: Vec<String>,
 }
 
 impl Report {
-    fn line(&mut self, l: impl AsRef<str>) {
+    pub fn line(&mut self, l: impl AsRef<str>) {
         self.md.push_str(l.as_ref());
         self.md.push('\n');
     }
@@ -304,6 +310,7 @@ pub fn main() {
     let memory = wanted("memory").then(|| memory(&s, &webhook));
     let first_id = ids.split(',').next().unwrap_or("1").to_string();
     let answers = wanted("answers").then(|| answers(&s, &mut emu, &webhook, &first_id));
+    let limits = wanted("limits").then(|| crate::limits::run(&s));
     let addin = wanted("addin").then(|| {
         run_json(rust_child(
             &s,
@@ -340,6 +347,9 @@ pub fn main() {
     }
     if let Some(a) = addin {
         addin_table(&mut rep, &s, a);
+    }
+    if let Some(l) = limits {
+        crate::limits::table(&mut rep, l);
     }
     if !rep.notes.is_empty() {
         rep.line("");

@@ -454,7 +454,13 @@ fn serve_conn(stream: TcpStream, shared: &Shared) -> io::Result<()> {
         lock(&shared.stats).requests += 1;
         let keep = req.keep_alive && !shared.shutdown.load(Ordering::SeqCst);
         let head_only = req.method.eq_ignore_ascii_case("HEAD");
-        match crate::rest::handle(shared, &req) {
+        // A far portal's round trip (`EmulatorConfig::latency`): half on the way in, half on the
+        // way out, outside the processing the request's `time` reports.
+        let latency = shared.cfg.latency.unwrap_or_default();
+        crate::cost::sleep_checked(shared, latency / 2);
+        let reply = crate::rest::handle(shared, &req);
+        crate::cost::sleep_checked(shared, latency - latency / 2);
+        match reply {
             Reply::Send(r) => {
                 let mut out = head_bytes(&r, keep);
                 if !head_only {

@@ -4,6 +4,7 @@
 //! README.md for what is emulated and the deliberate deviations.
 
 mod api;
+mod cost;
 mod crm;
 mod faults;
 mod filter;
@@ -22,6 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+pub use cost::CallCost;
 pub use php::{json_encode as php_json_encode, parse_str as php_parse_str};
 
 /// Leaky-bucket request limit (reference §4.1): each request adds 1, the counter drains
@@ -54,10 +56,25 @@ pub struct EmulatorConfig {
     pub operating_limit_secs: Option<f64>,
     /// How a `batch` is billed against the operating limit (§4.2, sources disagree).
     pub batch_billing: BatchBilling,
-    /// The cloud's cut-off (§4.3: a request must finish within 60 s): a request whose
-    /// processing (an injected `Delay`) would outlast it is answered at the cut-off with an HTML
-    /// 504 and not executed. `None`: no cut-off.
+    /// The cloud's cut-off (§4.3, docs limits.md "Request Execution Time Limit": a request must
+    /// finish within 60 s): a request whose processing (an injected `Delay` plus the calls'
+    /// `call_cost`, a batch's sub-calls added up) would pass it is answered at the cut-off with
+    /// an HTML 504. What ran before the cut stays committed (a batch's earlier sub-calls); the
+    /// call in progress and everything after it never run; the request's operating time is not
+    /// stored (`LoadLimiter::finalize` is a background job the killed request never reaches).
+    /// `None`: no cut-off.
     pub execution_limit: Option<Duration>,
+    /// Processing time per executed call (a test knob, see [`CallCost`]). `None`: calls take
+    /// only the emulator's own (near-zero) time.
+    pub call_cost: Option<CallCost>,
+    /// Length of the operating limiter's window: ten slots of a tenth each (600 s = the
+    /// source's ten one-minute slots). A test knob, not portal behaviour: a shorter window runs
+    /// the same scenario faster; the 0.1 s floor scales with it.
+    pub operating_window: Duration,
+    /// Network round-trip latency added to every answer (half before the request is handled,
+    /// half before the answer is written), to emulate a far portal. Not processing time: it is
+    /// not in `time.processing`, not billed and not under the cut-off. `None`: loopback speed.
+    pub latency: Option<Duration>,
     /// Listen address.
     pub bind: SocketAddr,
 }
@@ -76,6 +93,9 @@ impl Default for EmulatorConfig {
             operating_limit_secs: Some(480.0),
             batch_billing: BatchBilling::PerSubCall,
             execution_limit: Some(Duration::from_secs(60)),
+            call_cost: None,
+            operating_window: Duration::from_secs(600),
+            latency: None,
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
         }
     }
@@ -115,8 +135,14 @@ pub struct Stats {
     /// Highest level the bucket counter reached.
     pub max_bucket_level: f64,
     /// REST requests whose method ran and succeeded, so their effects are committed (a batch
-    /// counts once), whether or not the answer then reached the client.
+    /// counts once, also when it was cut off after some sub-calls committed), whether or not
+    /// the answer then reached the client.
     pub executed: u64,
+    /// REST requests answered with the HTML 504 of the execution limit (`execution_limit`).
+    pub cut_off: u64,
+    /// Batch sub-calls that ran and succeeded (committed) before their request was cut off.
+    /// Such a batch counts once in `executed` when this is non-zero for it.
+    pub cut_off_committed: u64,
     /// REST requests hit by a fault, queued or random.
     pub faulted: u64,
     /// Of `faulted`, those that executed (committed) before the fault took the answer.
@@ -328,6 +354,7 @@ impl Emulator {
             "ACTIVE": true,
             "LOGIN": config.user_id,
         }));
+        let operating = operating::Operating::new(config.operating_window);
         let shared = Arc::new(Shared {
             bucket: Mutex::new(BucketState {
                 cfg: config.bucket,
@@ -339,7 +366,7 @@ impl Emulator {
             faults: Mutex::new(VecDeque::new()),
             random: Mutex::new(None),
             stats: Mutex::new(Stats::default()),
-            operating: Mutex::new(operating::Operating::default()),
+            operating: Mutex::new(operating),
             shutdown: AtomicBool::new(false),
             live_conns: AtomicUsize::new(0),
         });

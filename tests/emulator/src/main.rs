@@ -1,17 +1,27 @@
 //! Standalone emulator: `b24-emulator [--port 8080] [--bind 127.0.0.1] [--secret S] [--user 1]
 //! [--bucket 50:2 | --no-bucket] [--https-required] [--operating 480 | --no-operating]
-//! [--batch-billing sub-calls|batch] [--user-guid GUID]...`.
+//! [--batch-billing sub-calls|batch] [--call-cost SECS] [--operating-window SECS]
+//! [--latency SECS] [--user-guid GUID]...`.
 //! Prints `webhook: URL` and serves until killed.
 
-use b24_emulator::{BatchBilling, Bucket, Emulator, EmulatorConfig};
+use b24_emulator::{BatchBilling, Bucket, CallCost, Emulator, EmulatorConfig};
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+/// A non-negative number of seconds.
+fn secs(v: String) -> Duration {
+    v.parse::<f64>()
+        .ok()
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .unwrap_or_else(|| usage())
+}
 
 fn usage() -> ! {
     eprintln!(
         "usage: b24-emulator [--port 8080] [--bind 127.0.0.1] [--secret S] [--user 1] \
          [--bucket SIZE:DRAIN | --no-bucket] [--https-required] \
          [--operating SECS | --no-operating] [--batch-billing sub-calls|batch] \
-         [--user-guid GUID]..."
+         [--call-cost SECS] [--operating-window SECS] [--latency SECS] [--user-guid GUID]..."
     );
     std::process::exit(2)
 }
@@ -60,6 +70,9 @@ fn main() {
                     _ => usage(),
                 }
             }
+            "--call-cost" => cfg.call_cost = Some(CallCost::uniform(secs(val()))),
+            "--operating-window" => cfg.operating_window = secs(val()),
+            "--latency" => cfg.latency = Some(secs(val())),
             "-h" | "--help" => usage(),
             _ => usage(),
         }

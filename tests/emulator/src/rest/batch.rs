@@ -4,6 +4,7 @@ use super::envelope::{error_value, time_obj};
 use super::methods::{exec, resolve, scope_ok, M};
 use super::{operating_of, over_limit};
 use crate::api::{ApiError, Success};
+use crate::cost::Clock;
 use crate::operating::Tally;
 use crate::{lock, php, time, BatchBilling, Shared};
 use serde_json::{json, Map, Value};
@@ -145,8 +146,15 @@ fn split_command(cmd: &str) -> (&str, &str) {
 /// ones among them skipped silently), the rest get `ERROR_BATCH_LENGTH_EXCEEDED`; a nested
 /// `batch` gets `ERROR_BATCH_METHOD_NOT_ALLOWED`; `halt` stops at the first failure; results in
 /// five PHP-array maps. Each sub-call runs like a request of its own (`CRestServerBatchItem`):
-/// method lookup, scope, operating limit, then the method.
-pub(super) fn batch(sh: &Shared, params: &Map<String, Value>, tally: &mut Tally) -> Success {
+/// method lookup, scope, operating limit, then the method, which spends its `call_cost` on the
+/// request's `clock` first. When the accumulated processing passes the execution limit the
+/// batch is cut there: `Err` with the number of sub-calls that had succeeded (committed).
+pub(super) fn batch(
+    sh: &Shared,
+    params: &Map<String, Value>,
+    tally: &mut Tally,
+    clock: &Clock,
+) -> Result<Success, u64> {
     let up: Map<String, Value> = params
         .iter()
         .map(|(k, v)| (k.to_uppercase(), v.clone()))
@@ -169,6 +177,7 @@ pub(super) fn batch(sh: &Shared, params: &Map<String, Value>, tally: &mut Tally)
         time: Map::new(),
     };
     let per_sub = sh.cfg.batch_billing == BatchBilling::PerSubCall;
+    let mut committed = 0u64;
     for (n, (key, cmd)) in cmds.into_iter().enumerate() {
         let res = if n >= BATCH_MAX {
             Err(ApiError::new(
@@ -206,7 +215,12 @@ pub(super) fn batch(sh: &Shared, params: &Map<String, Value>, tally: &mut Tally)
                 Some(_) if per_sub && over_limit(sh, tally, &lc) => {
                     Err(ApiError::operation_time_limit())
                 }
-                Some(m) => exec(sh, m, &sub, start.as_ref()),
+                Some(m) => {
+                    if clock.call(&lc).is_err() {
+                        return Err(committed);
+                    }
+                    exec(sh, m, &sub, start.as_ref())
+                }
             };
             let processing = p0.elapsed().as_secs_f64();
             res.map(|s| {
@@ -220,6 +234,7 @@ pub(super) fn batch(sh: &Shared, params: &Map<String, Value>, tally: &mut Tally)
         };
         match res {
             Ok((s, t)) => {
+                committed += 1;
                 st.result.insert(key.clone(), s.result);
                 if let Some(n) = s.next {
                     st.next.insert(key.clone(), json!(n));
@@ -237,11 +252,11 @@ pub(super) fn batch(sh: &Shared, params: &Map<String, Value>, tally: &mut Tally)
             }
         }
     }
-    Success::plain(json!({
+    Ok(Success::plain(json!({
         "result": Value::Object(st.result),
         "result_error": Value::Object(st.error),
         "result_total": Value::Object(st.total),
         "result_next": Value::Object(st.next),
         "result_time": Value::Object(st.time),
-    }))
+    })))
 }

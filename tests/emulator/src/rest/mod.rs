@@ -8,13 +8,14 @@ mod params;
 pub(crate) use envelope::{err_reply, html, Transport};
 
 use crate::api::ApiError;
+use crate::cost::Clock;
 use crate::http::{Reply, Request, Response};
 use crate::operating::Tally;
 use crate::{faults, lock, php, time, BatchBilling, FaultAction, Shared};
 use envelope::{envelope, render, time_obj};
 use methods::{exec, insufficient_scope, resolve, scope_ok, M};
 use params::params_of;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Entry point for every parsed HTTP request.
 pub fn handle(sh: &Shared, req: &Request) -> Reply {
@@ -58,26 +59,61 @@ pub fn handle(sh: &Shared, req: &Request) -> Reply {
         return r;
     }
     let action = hit.as_ref().map(|h| &h.action);
-    let reply = rest_call(sh, req, query, cred, &name, &lc, tr, t0, action);
-    faults::record(sh, &lc, hit.as_ref(), faults::executed(&reply));
+    let mut cut_committed = false;
+    let reply = rest_call(
+        sh,
+        Call {
+            req,
+            query,
+            cred,
+            name: &name,
+            lc: &lc,
+            tr,
+            t0,
+            fault: action,
+        },
+        &mut cut_committed,
+    );
+    faults::record(
+        sh,
+        &lc,
+        hit.as_ref(),
+        faults::executed(&reply) || cut_committed,
+    );
     match action {
         Some(a) => faults::after(a, req, &lc, reply),
         None => reply,
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn rest_call(
-    sh: &Shared,
-    req: &Request,
-    query: &str,
-    cred: Option<(&str, &str)>,
-    name: &str,
-    lc: &str,
+/// One REST request as routed: what `rest_call` needs to run it.
+struct Call<'a> {
+    req: &'a Request,
+    query: &'a str,
+    cred: Option<(&'a str, &'a str)>,
+    /// Method name as sent (`.json`/`.xml` stripped), and in lower case.
+    name: &'a str,
+    lc: &'a str,
     tr: Transport,
+    /// Arrival time (epoch seconds), `time.start`.
     t0: f64,
-    fault: Option<&FaultAction>,
-) -> Reply {
+    fault: Option<&'a FaultAction>,
+}
+
+/// Runs the check order and the method. `cut_committed` is set when the request was cut off at
+/// the execution limit after some of its batch sub-calls had committed: its answer is a 504,
+/// yet it changed the portal.
+fn rest_call(sh: &Shared, call: Call, cut_committed: &mut bool) -> Reply {
+    let Call {
+        req,
+        query,
+        cred,
+        name,
+        lc,
+        tr,
+        t0,
+        fault,
+    } = call;
     // The infrastructure limiter sits in front of PHP (§8.3).
     {
         let (ok, level) = lock(&sh.bucket).take();
@@ -148,7 +184,7 @@ fn rest_call(
     }
     // The operating limit (`CRestServer::processCall`, `LoadLimiter::is`); `batch` is an
     // ignored method unless the whole batch is billed (§4.2).
-    let mut tally = Tally::new(time::now_f64());
+    let mut tally = lock(&sh.operating).tally(time::now_f64());
     let billed = m != M::Batch || sh.cfg.batch_billing == BatchBilling::WholeBatch;
     if billed && over_limit(sh, &tally, lc) {
         return err_reply(&ApiError::operation_time_limit(), tr);
@@ -160,14 +196,23 @@ fn rest_call(
     let start = params.remove("start");
     let p0 = Instant::now();
     let p_start = time::now_f64();
+    // Everything the request spends from here counts towards the cut-off: the injected delay,
+    // then each call's cost (a batch's sub-calls one after another).
+    let clock = Clock::start(sh);
     if let Some(FaultAction::Delay(d)) = fault {
-        if let Some(cut) = delay_or_cut_off(sh, *d) {
-            return cut;
+        if clock.spend(*d).is_err() {
+            return cut_off(sh, 0, cut_committed);
         }
     }
     let res = if m == M::Batch {
-        Ok(batch::batch(sh, &params, &mut tally))
+        match batch::batch(sh, &params, &mut tally, &clock) {
+            Ok(s) => Ok(s),
+            Err(committed) => return cut_off(sh, committed, cut_committed),
+        }
     } else {
+        if clock.call(lc).is_err() {
+            return cut_off(sh, 0, cut_committed);
+        }
         exec(sh, m, &params, start.as_ref())
     };
     let processing = p0.elapsed().as_secs_f64();
@@ -214,31 +259,18 @@ pub(super) fn operating_of(sh: &Shared, tally: &Tally, method: &str) -> (f64, i6
     (op.used(tally, method), op.reset_at(tally, method))
 }
 
-/// Sleeps the injected processing time, or, when it would outlast the execution limit, only
-/// up to the limit and answers what the cloud's gateway does then: an HTML 504, with nothing
-/// executed (the request was killed before it committed).
-fn delay_or_cut_off(sh: &Shared, d: Duration) -> Option<Reply> {
-    match sh.cfg.execution_limit {
-        Some(limit) if d > limit => {
-            sleep_checked(sh, limit);
-            Some(Reply::Send(html(504, "Gateway Time-out")))
-        }
-        _ => {
-            sleep_checked(sh, d);
-            None
-        }
-    }
-}
-
-fn sleep_checked(sh: &Shared, d: Duration) {
-    let end = Instant::now() + d;
-    while !sh.shutdown.load(std::sync::atomic::Ordering::SeqCst) {
-        let now = Instant::now();
-        if now >= end {
-            break;
-        }
-        std::thread::sleep((end - now).min(Duration::from_millis(50)));
-    }
+/// What the cloud's gateway answers when a request passes the execution limit: an HTML 504.
+/// PHP is killed at the cut (docs limits.md "the request is interrupted by timeout"), so the
+/// `committed` sub-calls that ran before it stay (`CRestProvider::methodsBatch` runs them one by
+/// one with no transaction around the batch) and the tally is dropped unstored
+/// (`LoadLimiter::finalize` runs from `Application::terminate`, which a killed request never
+/// reaches: a fatal error ends in `ExceptionHandler::handleException` → `die()`).
+fn cut_off(sh: &Shared, committed: u64, cut_committed: &mut bool) -> Reply {
+    let mut st = lock(&sh.stats);
+    st.cut_off += 1;
+    st.cut_off_committed += committed;
+    *cut_committed = committed > 0;
+    Reply::Send(html(504, "Gateway Time-out"))
 }
 
 fn download(sh: &Shared, query: &str) -> Response {
