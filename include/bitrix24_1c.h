@@ -52,7 +52,12 @@ extern "C" {
  answers fail with RESPONSE_TOO_LARGE), "execution_limit_secs": 60 (how long the portal may
  still run a request whose answer was lost; a lookup proves it absent only after that),
  "share_across_processes": true (pacing and GUID claims shared by every process of the host
- through files in the temp directory; false: by this process only), "guid_fields": {"user": "UF_USR_...", "contact":
+ through files in the temp directory; false: by this process only), "operating_limit_secs":
+ 480 (the portal's operating-time budget per method per 10 minutes; calls slow down from 80 %
+ of it), "operating_window_secs": 600 (the window it is billed in; change only for a test
+ portal), "bulk_deadline_secs": 21600 (the longest a bulk upsert waits for the limits; 0: no
+ bound; records left then are TIME_LIMITED), "batch_target_secs": 20 (server time one bulk
+ write batch should take; batches shrink when writes are slow), "guid_fields": {"user": "UF_USR_...", "contact":
  "UF_CRM_...", "company": "UF_CRM_..."}}`; only `webhook_url` is required. A bad value of any key (an unusable proxy included) fails here, not per call.
 
  Returns a new handle, or NULL on failure. When `error_json` is not NULL it receives NULL on

@@ -225,6 +225,8 @@ struct RawConfig {
     #[serde(default)]
     operating_limit_secs: Option<f64>,
     #[serde(default)]
+    operating_window_secs: Option<f64>,
+    #[serde(default)]
     bulk_deadline_secs: Option<f64>,
     #[serde(default)]
     batch_target_secs: Option<f64>,
@@ -272,6 +274,9 @@ pub struct Config {
     /// documented figure): from 80 % of it calls of the method are spread out, and a method the
     /// portal blocks is waited for until its budget frees up.
     pub operating_limit: Duration,
+    /// The window the portal bills operating time in (600 s; other values only for a test
+    /// portal that runs the limiter faster).
+    pub operating_window: Duration,
     /// The longest a bulk upsert may take, waits for the limits included (default 6 h; `0` in
     /// the JSON: no bound). Records not written by then come back as `TIME_LIMITED`.
     pub bulk_deadline: Option<Duration>,
@@ -298,7 +303,7 @@ impl Config {
     /// `max_retries` (5), `rate_limit` (`{"burst":50,"per_second":2}`; `false` turns it off),
     /// `proxy`, `ca_cert_path`, `guid_fields` (`{"user","contact","company"}`), `strict_fields` (false),
     /// `bulk_concurrency` (4), `max_response_mb` (64), `deadline_secs` (3 × `timeout_secs` + `execution_limit_secs` + 1),
-    /// `execution_limit_secs` (60), `operating_limit_secs` (480), `bulk_deadline_secs` (21600; 0:
+    /// `execution_limit_secs` (60), `operating_limit_secs` (480), `operating_window_secs` (600), `bulk_deadline_secs` (21600; 0:
     /// none), `batch_target_secs` (20), `share_across_processes` (true).
     pub fn from_json(json: &str) -> Result<Config, Error> {
         let raw: RawConfig = serde_json::from_str(json).map_err(|e| {
@@ -365,8 +370,14 @@ impl Config {
         let operating_limit = within(
             raw.operating_limit_secs,
             480.0,
-            1.0..=86_400.0,
+            0.1..=86_400.0,
             "operating_limit_secs",
+        )?;
+        let operating_window = within(
+            raw.operating_window_secs,
+            600.0,
+            1.0..=3600.0,
+            "operating_window_secs",
         )?;
         let bulk_deadline = match raw.bulk_deadline_secs {
             Some(0.0) => None,
@@ -400,6 +411,7 @@ impl Config {
             bulk_concurrency: raw.bulk_concurrency.unwrap_or(4).clamp(1, 16),
             execution_limit,
             operating_limit,
+            operating_window,
             bulk_deadline,
             batch_target,
             share_across_processes: raw.share_across_processes.unwrap_or(true),
@@ -486,7 +498,8 @@ fn describe_serde(e: &serde_json::Error) -> String {
         out = "unknown key; the keys are webhook_url, timeout_secs, connect_timeout_secs, \
                deadline_secs, max_retries, rate_limit, proxy, ca_cert_path, guid_fields, \
                strict_fields, bulk_concurrency, max_response_mb, execution_limit_secs, \
-               operating_limit_secs, bulk_deadline_secs, batch_target_secs, \
+               operating_limit_secs, operating_window_secs, bulk_deadline_secs, \
+               batch_target_secs, \
                share_across_processes"
             .into();
     } else if cut < msg.len() {

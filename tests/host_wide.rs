@@ -159,7 +159,7 @@ fn child_role() {
                 &c,
                 Entity::Contact,
                 &Value::Array(recs).to_string(),
-                &mut |_, _| {},
+                &mut |_| {},
             ));
             assert_eq!(r["ok"], json!(true), "{r}");
             json!({"summary": r["summary"], "secs": t.elapsed().as_secs_f64(), "end_ms": wall_ms()})

@@ -141,20 +141,30 @@ pub fn bulk_records(n: usize, prefix: &str) -> Value {
     )
 }
 
-/// `bulk LIB WEBHOOK N PREFIX BURST PER_SECOND`: one `b24_bulk_upsert_contacts` of N records,
-/// client pacing at BURST/PER_SECOND, default `bulk_concurrency`.
+/// `bulk LIB WEBHOOK N PREFIX BURST PER_SECOND [CONFIG_JSON]`: one `b24_bulk_upsert_contacts`
+/// of N records, client pacing at BURST/PER_SECOND, default `bulk_concurrency`; CONFIG_JSON's
+/// keys are added to the client configuration (a scaled portal's operating budget, say).
 pub fn bulk(args: &[String]) -> Value {
+    let (args, extra) = match args {
+        [head @ .., last] if args.len() == 7 => (head, last.as_str()),
+        all => (all, "{}"),
+    };
     let [lib, webhook, n, prefix, burst, per_second] = args else {
-        panic!("usage: bulk LIB WEBHOOK N PREFIX BURST PER_SECOND")
+        panic!("usage: bulk LIB WEBHOOK N PREFIX BURST PER_SECOND [CONFIG_JSON]")
     };
     let n: usize = n.parse().expect("N");
     let burst: f64 = burst.parse().expect("BURST");
     let per_second: f64 = per_second.parse().expect("PER_SECOND");
     let api = CApi::load(Path::new(lib));
-    let c = api.client(&json!({
+    let mut config = json!({
         "webhook_url": webhook,
         "rate_limit": {"burst": burst, "per_second": per_second},
-    }));
+    });
+    let extra: Value = serde_json::from_str(extra).expect("CONFIG_JSON");
+    for (k, v) in extra.as_object().into_iter().flatten() {
+        config[k] = v.clone();
+    }
+    let c = api.client(&config);
     let records = CString::new(bulk_records(n, prefix).to_string()).expect("records");
     let u0 = Usage::now();
     let t0 = Instant::now();

@@ -141,6 +141,12 @@ fn budget(s: &Setup) -> Scenario {
             };
             let args = lib_args(&hook, n, prefix, A_BURST, A_RATE);
             let cmd = if prefix == "lib" {
+                // The client is told the scaled portal's budget and window.
+                let scaled = format!(
+                    r#"{{"operating_limit_secs": {BUDGET}, "operating_window_secs": {WINDOW}}}"#
+                );
+                let mut args = args;
+                args.push(scaled);
                 Some(rust_child(s, "bulk", &args))
             } else {
                 let mut a = args;

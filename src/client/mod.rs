@@ -249,13 +249,21 @@ impl Client {
     /// How long to wait before sending these calls (method, count) so that no method passes
     /// its operating budget: the longest of their paces (see [`operating::pace`]).
     pub fn operating_pace(&self, calls: &[(&str, usize)]) -> Duration {
-        let origin = &self.inner.config.webhook.origin;
-        let limit = self.inner.config.operating_limit.as_secs_f64();
+        let cfg = &self.inner.config;
+        let budget = operating::Budget {
+            limit: cfg.operating_limit.as_secs_f64(),
+            window: cfg.operating_window.as_secs_f64(),
+        };
         calls
             .iter()
-            .map(|(m, n)| operating::pace(origin, m, *n, limit))
+            .map(|(m, n)| operating::pace(&cfg.webhook.origin, m, *n, budget))
             .max()
             .unwrap_or_default()
+    }
+
+    /// The server time one call of `method` has taken on average, if seen.
+    pub fn operating_cost(&self, method: &str) -> Option<f64> {
+        operating::cost(&self.inner.config.webhook.origin, method)
     }
 
     /// Once `method` is blocked, how long until its budget frees up.

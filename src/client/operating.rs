@@ -18,8 +18,6 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// The window the portal bills in.
-const WINDOW_SECS: f64 = 600.0;
 /// The share of the budget from which calls are spread out.
 const SLOW_FROM: f64 = 0.8;
 /// Methods remembered per process at most (a bound, whatever the caller calls).
@@ -87,7 +85,7 @@ pub fn note(origin: &str, method: &str, time: &Value) {
     });
     s.used = used.unwrap_or(s.used);
     s.reset_at = reset_at.or(s.reset_at);
-    if let Some(p) = processing.filter(|p| *p < WINDOW_SECS) {
+    if let Some(p) = processing.filter(|p| *p < MAX_WAIT.as_secs_f64()) {
         s.cost = if s.cost == 0.0 {
             p
         } else {
@@ -114,11 +112,22 @@ pub fn note_blocked(origin: &str, method: &str) {
     s.blocked = true;
 }
 
+/// The portal's budget: `limit` seconds of server time per method in a sliding `window` (480 s
+/// per 600 s on the cloud).
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    /// Seconds per window.
+    pub limit: f64,
+    /// The window, in seconds.
+    pub window: f64,
+}
+
 /// How long to wait before sending `calls` calls of `method`, so that it keeps within the
-/// budget `limit` (seconds per 10 minutes). Zero below 80 % of it; above, the calls are spread
-/// so that the method spends at most what the window gives back (`limit / 600` per second).
-/// Concurrent callers are spread too: each reserves its share of the time.
-pub fn pace(origin: &str, method: &str, calls: usize, limit: f64) -> Duration {
+/// budget. Zero below 80 % of it; above, the calls are spread so that the method spends at most
+/// what the window gives back (`limit / window` per second). Concurrent callers are spread
+/// too: each reserves its share of the time.
+pub fn pace(origin: &str, method: &str, calls: usize, budget: Budget) -> Duration {
+    let Budget { limit, window } = budget;
     let mut all = states();
     let Some(s) = all.get_mut(&key(origin, method)) else {
         return Duration::ZERO;
@@ -129,7 +138,7 @@ pub fn pace(origin: &str, method: &str, calls: usize, limit: f64) -> Duration {
         return Duration::ZERO;
     }
     let spend = s.cost.max(0.01) * calls as f64;
-    let gap = Duration::try_from_secs_f64(spend * WINDOW_SECS / limit)
+    let gap = Duration::try_from_secs_f64(spend * window / limit)
         .unwrap_or(MAX_WAIT)
         .min(MAX_WAIT);
     let start = s.next_at.max(now);
@@ -226,15 +235,15 @@ mod tests {
             m,
             &json!({"operating": 10.0, "operating_reset_at": reset, "processing": 0.5}),
         );
-        assert_eq!(pace(o, m, 50, 60.0), Duration::ZERO, "below 80 %");
+        let b = Budget {
+            limit: 60.0,
+            window: 600.0,
+        };
+        assert_eq!(pace(o, m, 50, b), Duration::ZERO, "below 80 %");
         note(o, m, &json!({"operating": 50.0, "processing": 0.5}));
         // 50 calls of ~0.5 s = 25 s of budget; at 60 s per 600 s that is 250 s apart.
-        assert_eq!(
-            pace(o, m, 50, 60.0),
-            Duration::ZERO,
-            "the first goes at once"
-        );
-        let second = pace(o, m, 50, 60.0).as_secs_f64();
+        assert_eq!(pace(o, m, 50, b), Duration::ZERO, "the first goes at once");
+        let second = pace(o, m, 50, b).as_secs_f64();
         assert!((240.0..=260.0).contains(&second), "{second}");
         note_blocked(o, m);
         assert!(is_blocked(o, m));
@@ -251,7 +260,11 @@ mod tests {
             &json!({"operating": "x", "operating_reset_at": -5, "processing": 1e300}),
         );
         note(o, m, &json!({"operating": f64::MAX}));
-        let _ = pace(o, m, usize::MAX, 1e-9);
+        let tiny = Budget {
+            limit: 1e-9,
+            window: 600.0,
+        };
+        let _ = pace(o, m, usize::MAX, tiny);
         assert_eq!(until_reset(Some(1e300)), MAX_WAIT);
         assert_eq!(until_reset(None), Duration::from_secs(5));
     }

@@ -123,10 +123,7 @@ impl Planner<'_> {
 
     /// Records with the ID of their last sync: read by ID (indexed), kept if the entity still
     /// carries the GUID. Returns those found, and the records left for the GUID lookup.
-    fn confirm_known(
-        &self,
-        records: &[usize],
-    ) -> Result<(Found, Vec<usize>), Error> {
+    fn confirm_known(&self, records: &[usize]) -> Result<(Found, Vec<usize>), Error> {
         let (hinted, mut rest): (Vec<usize>, Vec<usize>) = records
             .iter()
             .partition(|&&i| self.rec(i).known_id.is_some());

@@ -136,7 +136,7 @@ impl Round<'_> {
             }
             let batches = plan
                 .batched
-                .chunks(BATCH_LIMIT)
+                .chunks(self.batch_size())
                 .map(|c| Work::Batch(c.to_vec()));
             let singles = plan.single.into_iter().map(Work::Single);
             for w in batches.chain(singles) {
@@ -145,6 +145,22 @@ impl Round<'_> {
                 }
             }
         }
+    }
+
+    /// Commands per write batch: 50, or fewer when the portal's `result_time` says writes are
+    /// slow, so that one batch stays within `batch_target_secs` of server time (a batch runs
+    /// its commands one after another, and the cloud cuts a request at 60 s, losing the
+    /// answer of the commands already committed).
+    fn batch_size(&self) -> usize {
+        let target = self.client.config().batch_target.as_secs_f64();
+        let cost = ["add", "update"]
+            .iter()
+            .filter_map(|v| self.client.operating_cost(&self.entity.method(v)))
+            .fold(0.0_f64, f64::max);
+        if cost <= 0.0 {
+            return BATCH_LIMIT;
+        }
+        ((target / cost).floor() as usize).clamp(1, BATCH_LIMIT)
     }
 
     /// A writer thread: sends queued work until the queue closes.
