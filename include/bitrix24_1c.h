@@ -37,6 +37,15 @@ typedef struct B24Client B24Client;
  */
 typedef void (*B24ProgressFn)(void *user_data, uint64_t done, uint64_t total);
 
+/*
+ Progress of a bulk operation, with what it waits for: as `B24ProgressFn`, plus `waiting`:
+ NULL while the job works; while it waits for a portal limit to free up, a JSON object
+ `{"reason": "the portal's operating-time limit for crm.contact.add", "until_unix": 1764641234.5,
+ "in_secs": 42}` (UTF-8, NUL-terminated), valid only during the call: copy it to keep it.
+ Called at least once a second during a wait.
+ */
+typedef void (*B24BulkStatusFn)(void *user_data, uint64_t done, uint64_t total, const char *waiting);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -288,8 +297,11 @@ char *b24_set_company_multifield(const B24Client *client, int64_t id, const char
  ones (`OUTCOME_UNKNOWN`) may have been and were not sent again (check them by GUID). A
  failed command is never re-sent; commands that did not run are sent again, and a write that
  may have run only after a GUID lookup made once it can no longer be running
- (`execution_limit_secs`). `progress` may be NULL. Files by path are not supported here. Free with
- `b24_string_free`.
+ (`execution_limit_secs`). Commands a portal limit refused (rate, operating time) go again once
+ it frees up, within `bulk_deadline_secs`; records left past it are `TIME_LIMITED` (not
+ written). An `ID` among a record's fields is the Bitrix ID of its last sync: confirmed by ID
+ instead of a GUID lookup, and the GUID lookup is used if it is gone or holds another GUID.
+ `progress` may be NULL. Files by path are not supported here. Free with `b24_string_free`.
 
  # Safety
  As `b24_call`; `progress`, when not NULL, must be callable with `user_data`.
@@ -304,6 +316,25 @@ char *b24_bulk_upsert_contacts(const B24Client *client, const char *records_json
  As `b24_bulk_upsert_contacts`.
  */
 char *b24_bulk_upsert_companies(const B24Client *client, const char *records_json, B24ProgressFn progress, void *user_data);
+
+/*
+ `b24_bulk_upsert_contacts` with a status callback that also says what the job waits for
+ (see `B24BulkStatusFn`): a bulk job bound by the portal's limits waits for them to free up,
+ within `bulk_deadline_secs`. `status` may be NULL. Free with `b24_string_free`.
+
+ # Safety
+ As `b24_call`; `status`, when not NULL, must be callable with `user_data`.
+ */
+char *b24_bulk_upsert_contacts_ex(const B24Client *client, const char *records_json, B24BulkStatusFn status, void *user_data);
+
+/*
+ `b24_bulk_upsert_companies` with a status callback; as `b24_bulk_upsert_contacts_ex`. Free
+ with `b24_string_free`.
+
+ # Safety
+ As `b24_bulk_upsert_contacts_ex`.
+ */
+char *b24_bulk_upsert_companies_ex(const B24Client *client, const char *records_json, B24BulkStatusFn status, void *user_data);
 
 /*
  Lists every row of a `*.list` method (e.g. `crm.contact.list`) with the ID cursor

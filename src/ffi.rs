@@ -493,6 +493,15 @@ pub unsafe extern "C" fn b24_set_company_multifield(
 pub type B24ProgressFn =
     Option<unsafe extern "C" fn(user_data: *mut c_void, done: u64, total: u64)>;
 
+/// Progress of a bulk operation, with what it waits for: as `B24ProgressFn`, plus `waiting`:
+/// NULL while the job works; while it waits for a portal limit to free up, a JSON object
+/// `{"reason": "the portal's operating-time limit for crm.contact.add", "until_unix": 1764641234.5,
+/// "in_secs": 42}` (UTF-8, NUL-terminated), valid only during the call: copy it to keep it.
+/// Called at least once a second during a wait.
+pub type B24BulkStatusFn = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, done: u64, total: u64, waiting: *const c_char),
+>;
+
 unsafe fn bulk(
     client: *const B24Client,
     records_json: *const c_char,
@@ -500,16 +509,57 @@ unsafe fn bulk(
     user_data: *mut c_void,
     entity: Entity,
 ) -> *mut c_char {
+    let mut report = |p: &api::Progress| {
+        if let Some(f) = progress {
+            // SAFETY: the caller's callback, called on the caller's thread with its own data.
+            unsafe { f(user_data, p.done as u64, p.total as u64) };
+        }
+    };
+    unsafe { bulk_with(client, records_json, &mut report, entity) }
+}
+
+unsafe fn bulk_status(
+    client: *const B24Client,
+    records_json: *const c_char,
+    status: B24BulkStatusFn,
+    user_data: *mut c_void,
+    entity: Entity,
+) -> *mut c_char {
+    let mut report = |p: &api::Progress| {
+        let Some(f) = status else { return };
+        let waiting = p.waiting.as_ref().map(waiting_json);
+        let ptr = waiting.as_ref().map_or(std::ptr::null(), |w| w.as_ptr());
+        // SAFETY: the caller's callback, on the caller's thread with its own data; `ptr` is
+        // NULL or a NUL-terminated string that outlives the call.
+        unsafe { f(user_data, p.done as u64, p.total as u64, ptr) };
+    };
+    unsafe { bulk_with(client, records_json, &mut report, entity) }
+}
+
+/// A wait as the status callback's JSON.
+fn waiting_json(w: &api::Waiting) -> CString {
+    let now = std::time::SystemTime::now();
+    let unix = |t: std::time::SystemTime| {
+        t.duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64())
+    };
+    let in_secs = w.until.duration_since(now).map_or(0, |d| d.as_secs());
+    let text =
+        serde_json::json!({"reason": w.reason, "until_unix": unix(w.until), "in_secs": in_secs});
+    // JSON text escapes control characters, so it holds no NUL.
+    CString::new(text.to_string()).unwrap_or_default()
+}
+
+unsafe fn bulk_with(
+    client: *const B24Client,
+    records_json: *const c_char,
+    report: &mut dyn FnMut(&api::Progress),
+    entity: Entity,
+) -> *mut c_char {
     guard(|| {
         let c = unsafe { arg_client(client) }?;
         let records = unsafe { arg_str(records_json, "records_json") }?;
-        let mut report = |p: &api::Progress| {
-            if let Some(f) = progress {
-                // SAFETY: the caller's callback, called on the caller's thread with its own data.
-                unsafe { f(user_data, p.done as u64, p.total as u64) };
-            }
-        };
-        api::bulk_upsert(c, entity, records, &mut report)
+        api::bulk_upsert(c, entity, records, report)
     })
 }
 
@@ -522,8 +572,11 @@ unsafe fn bulk(
 /// ones (`OUTCOME_UNKNOWN`) may have been and were not sent again (check them by GUID). A
 /// failed command is never re-sent; commands that did not run are sent again, and a write that
 /// may have run only after a GUID lookup made once it can no longer be running
-/// (`execution_limit_secs`). `progress` may be NULL. Files by path are not supported here. Free with
-/// `b24_string_free`.
+/// (`execution_limit_secs`). Commands a portal limit refused (rate, operating time) go again once
+/// it frees up, within `bulk_deadline_secs`; records left past it are `TIME_LIMITED` (not
+/// written). An `ID` among a record's fields is the Bitrix ID of its last sync: confirmed by ID
+/// instead of a GUID lookup, and the GUID lookup is used if it is gone or holds another GUID.
+/// `progress` may be NULL. Files by path are not supported here. Free with `b24_string_free`.
 ///
 /// # Safety
 /// As `b24_call`; `progress`, when not NULL, must be callable with `user_data`.
@@ -550,6 +603,37 @@ pub unsafe extern "C" fn b24_bulk_upsert_companies(
     user_data: *mut c_void,
 ) -> *mut c_char {
     unsafe { bulk(client, records_json, progress, user_data, Entity::Company) }
+}
+
+/// `b24_bulk_upsert_contacts` with a status callback that also says what the job waits for
+/// (see `B24BulkStatusFn`): a bulk job bound by the portal's limits waits for them to free up,
+/// within `bulk_deadline_secs`. `status` may be NULL. Free with `b24_string_free`.
+///
+/// # Safety
+/// As `b24_call`; `status`, when not NULL, must be callable with `user_data`.
+#[no_mangle]
+pub unsafe extern "C" fn b24_bulk_upsert_contacts_ex(
+    client: *const B24Client,
+    records_json: *const c_char,
+    status: B24BulkStatusFn,
+    user_data: *mut c_void,
+) -> *mut c_char {
+    unsafe { bulk_status(client, records_json, status, user_data, Entity::Contact) }
+}
+
+/// `b24_bulk_upsert_companies` with a status callback; as `b24_bulk_upsert_contacts_ex`. Free
+/// with `b24_string_free`.
+///
+/// # Safety
+/// As `b24_bulk_upsert_contacts_ex`.
+#[no_mangle]
+pub unsafe extern "C" fn b24_bulk_upsert_companies_ex(
+    client: *const B24Client,
+    records_json: *const c_char,
+    status: B24BulkStatusFn,
+    user_data: *mut c_void,
+) -> *mut c_char {
+    unsafe { bulk_status(client, records_json, status, user_data, Entity::Company) }
 }
 
 /// Lists every row of a `*.list` method (e.g. `crm.contact.list`) with the ID cursor

@@ -126,6 +126,31 @@ pub fn get(args: &[String]) -> Value {
 
 /// The bulk workload: `n` distinct contacts with GUID `PREFIX-i` (shared with the Python
 /// scripts, which build the same records).
+/// Gives each record the Bitrix ID its GUID has on the portal, as a 1C configuration that stored
+/// the IDs of its last sync would (read untimed, with the library's export).
+fn add_known_ids(webhook: &str, prefix: &str, records: &mut Value) {
+    let admin = bitrix24_1c::api::new_client(
+        &json!({"webhook_url": webhook, "rate_limit": false}).to_string(),
+    )
+    .expect("admin client");
+    let params = json!({"select": ["ID", GUID], "filter": {format!("%{GUID}"): format!("{prefix}-")}});
+    let reply = bitrix24_1c::api::export(&admin, "crm.contact.list", Some(&params.to_string()), None, 50);
+    let env: Value = serde_json::from_str(&bitrix24_1c::api::envelope(&reply)).expect("envelope");
+    let ids: std::collections::HashMap<String, Value> = env["result"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| Some((r[GUID].as_str()?.to_string(), r["ID"].clone())))
+        .collect();
+    for r in records.as_array_mut().into_iter().flatten() {
+        if let Some(id) = r[GUID].as_str().and_then(|g| ids.get(g)) {
+            r["ID"] = id.clone();
+        }
+    }
+}
+
+const GUID: &str = "UF_CRM_1723100443089";
+
 pub fn bulk_records(n: usize, prefix: &str) -> Value {
     Value::Array(
         (0..n)
@@ -165,7 +190,11 @@ pub fn bulk(args: &[String]) -> Value {
         config[k] = v.clone();
     }
     let c = api.client(&config);
-    let records = CString::new(bulk_records(n, prefix).to_string()).expect("records");
+    let mut records = bulk_records(n, prefix);
+    if std::env::var("B24_BENCH_KNOWN_IDS").is_ok_and(|v| v == "1") {
+        add_known_ids(webhook, prefix, &mut records);
+    }
+    let records = CString::new(records.to_string()).expect("records");
     let u0 = Usage::now();
     let t0 = Instant::now();
     // SAFETY: a live client, NUL-terminated records, no progress callback.

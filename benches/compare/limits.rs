@@ -215,14 +215,27 @@ fn cloud(s: &Setup) -> Vec<Scenario> {
     let writes = (m as f64 / BATCH).ceil();
     let c_earliest = bucket_earliest(writes, CLOUD_BURST, CLOUD_RATE);
     let args = lib_args(&hook, m, "upd", CLOUD_BURST, CLOUD_RATE);
-    let c = vec![measure(
-        &mut emu,
-        "bitrix24-1c, all updates",
-        "upd",
-        m,
-        c_earliest,
-        Some(rust_child(s, "bulk", &args)),
-    )];
+    let mut known = rust_child(s, "bulk", &args);
+    known.env("B24_BENCH_KNOWN_IDS", "1");
+    let c = vec![
+        measure(
+            &mut emu,
+            "bitrix24-1c, all updates",
+            "upd",
+            m,
+            c_earliest,
+            Some(rust_child(s, "bulk", &args)),
+        ),
+        // The same updates with the Bitrix IDs of the last sync: confirmed by ID, no GUID lookup.
+        measure(
+            &mut emu,
+            "bitrix24-1c, all updates, known IDs",
+            "upd",
+            m,
+            c_earliest,
+            Some(known),
+        ),
+    ];
     vec![
         Scenario {
             heading: format!(

@@ -228,6 +228,9 @@ fn client_config(webhook: &str) -> String {
         "timeout_secs": 2,
         "connect_timeout_secs": 1,
         "bulk_concurrency": 2,
+        // A scripted portal may refuse every request for a limit; a bulk job waits that out
+        // until its deadline, so it is short here.
+        "bulk_deadline_secs": 1,
     })
     .to_string()
 }

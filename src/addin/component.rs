@@ -63,7 +63,7 @@ impl Addin {
         &self,
         index: usize,
         params: Result<Vec<Value>, Error>,
-        progress: &mut dyn FnMut(usize, usize),
+        progress: &mut dyn FnMut(&api::Progress),
     ) -> (Option<String>, Verdict) {
         let Some(def) = METHODS.get(index) else {
             return (None, Verdict::Fail);
@@ -247,7 +247,7 @@ mod tests {
     fn not_connected_and_bad_input_envelopes() {
         let a = Addin::default();
         let get = find_method("GetContact").unwrap();
-        let (ret, v) = a.call(get, Ok(vec![Value::Int(1)]), &mut |_, _| {});
+        let (ret, v) = a.call(get, Ok(vec![Value::Int(1)]), &mut |_| {});
         assert_eq!(v, Verdict::Ok);
         let env: serde_json::Value = serde_json::from_str(&ret.unwrap()).unwrap();
         assert_eq!(env["ok"], false);
@@ -255,18 +255,15 @@ mod tests {
         assert_eq!(env["error"]["kind"], "invalid_input");
         assert!(last_error(&a).starts_with("[NOT_CONNECTED] "));
 
-        let (ret, _) = a.call(get, Ok(vec![]), &mut |_, _| {});
+        let (ret, _) = a.call(get, Ok(vec![]), &mut |_| {});
         assert!(ret.unwrap().contains("WRONG_PARAM_COUNT"));
         let (ret, _) = a.call(
             get,
             Err(Error::invalid_input("NULL_PARAMS", "x")),
-            &mut |_, _| {},
+            &mut |_| {},
         );
         assert!(ret.unwrap().contains("NULL_PARAMS"));
-        assert_eq!(
-            a.call(999, Ok(vec![]), &mut |_, _| {}),
-            (None, Verdict::Fail)
-        );
+        assert_eq!(a.call(999, Ok(vec![]), &mut |_| {}), (None, Verdict::Fail));
     }
 
     #[test]
@@ -279,7 +276,7 @@ mod tests {
         let (ret, v) = a.call(
             find_method("УдалитьКомпанию").unwrap(),
             Ok(vec![w("abc")]),
-            &mut |_, _| {},
+            &mut |_| {},
         );
         assert_eq!(ret, None);
         let Verdict::Raise(text) = v else {

@@ -44,7 +44,8 @@ pub(crate) enum Handler {
 }
 
 /// A handler that reports progress (`done`, `total`) while it runs.
-pub(crate) type ProgressHandler = fn(Option<&Client>, &Args, &mut dyn FnMut(usize, usize)) -> Reply;
+pub(crate) type ProgressHandler =
+    fn(Option<&Client>, &Args, &mut dyn FnMut(&api::Progress)) -> Reply;
 
 /// One method of the component.
 pub struct MethodDef {
@@ -473,13 +474,11 @@ fn set_multifield(c: Option<&Client>, a: &Args, e: Entity) -> Reply {
 fn bulk_upsert(
     c: Option<&Client>,
     a: &Args,
-    progress: &mut dyn FnMut(usize, usize),
+    progress: &mut dyn FnMut(&api::Progress),
     e: Entity,
 ) -> Reply {
     let records = a.string(0)?;
-    api::bulk_upsert(connected(c)?, e, &records, &mut |p| {
-        progress(p.done, p.total)
-    })
+    api::bulk_upsert(connected(c)?, e, &records, progress)
 }
 
 fn export(c: Option<&Client>, a: &Args) -> Reply {

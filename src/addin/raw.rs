@@ -861,9 +861,9 @@ fn run_method(
     // SAFETY: `params` is null or the platform's array of `n` variants.
     let values = unsafe { read_params(params, n) };
     let mut shown = false;
-    let mut progress = |done: usize, total: usize| {
+    let mut progress = |p: &crate::api::Progress| {
         shown = true;
-        c.set_status_line(&format!("Bitrix24: {done} / {total}"));
+        c.set_status_line(&crate::addin::text::status_line(p));
     };
     let (envelope, verdict) = c.addin.call(i, values, &mut progress);
     if shown {

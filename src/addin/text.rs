@@ -76,6 +76,25 @@ pub fn find_name<'a>(
         .position(|(en, ru)| names_match(name, en) || names_match(name, ru))
 }
 
+/// The status line 1C shows while a bulk method runs: the count, and while the job waits for a
+/// portal limit, which limit and when the next attempt goes.
+pub fn status_line(p: &crate::api::Progress) -> String {
+    let count = format!("Bitrix24: {} / {}", p.done, p.total);
+    match &p.waiting {
+        None => count,
+        Some(w) => {
+            let left = w
+                .until
+                .duration_since(std::time::SystemTime::now())
+                .map_or(0, |d| d.as_secs());
+            format!(
+                "{count}, waiting for {}: next attempt in {left} s",
+                w.reason
+            )
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

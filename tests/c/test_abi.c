@@ -60,6 +60,17 @@ static void on_progress(void *user_data, uint64_t done, uint64_t total) {
     p->total = total;
 }
 
+static void on_status(void *user_data, uint64_t done, uint64_t total, const char *waiting) {
+    struct progress *p = (struct progress *)user_data;
+    p->calls++;
+    p->done = done;
+    p->total = total;
+    /* No limit is hit here: nothing to wait for. */
+    if (waiting != NULL) {
+        p->calls = -1000;
+    }
+}
+
 static void *hammer(void *arg) {
     const B24Client *client = (const B24Client *)arg;
     for (int i = 0; i < 10; i++) {
@@ -142,6 +153,13 @@ int main(int argc, char **argv) {
     CHECK(seen.calls > 0 && seen.done == 2 && seen.total == 2, "progress callback saw the end");
     expect(b24_bulk_upsert_companies(client, "[{\"TITLE\":\"BC\",\"UF_CRM_1723100288587\":\"bc-1\"}]", NULL, NULL),
            "\"created\":1", "b24_bulk_upsert_companies without callback");
+    struct progress status = {0, 0, 0};
+    expect(b24_bulk_upsert_contacts_ex(client,
+               "[{\"ID\":999999,\"NAME\":\"B1x\",\"UF_CRM_1723100443089\":\"b-1\"}]", on_status, &status),
+           "\"created\":false", "b24_bulk_upsert_contacts_ex (a stale ID falls back to the GUID)");
+    CHECK(status.calls > 0 && status.done == 1 && status.total == 1, "status callback saw the end, no wait");
+    expect(b24_bulk_upsert_companies_ex(client, "[{\"TITLE\":\"BC2\",\"UF_CRM_1723100288587\":\"bc-1\"}]", NULL, NULL),
+           "\"created\":false", "b24_bulk_upsert_companies_ex without callback");
     expect(b24_export(client, "crm.contact.list", "{\"select\":[\"NAME\"]}", NULL, 0), "\"NAME\":\"B2\"", "b24_export");
     expect(b24_export(client, "crm.contact.get", NULL, NULL, 1), "INVALID_METHOD", "b24_export needs a list method");
 
