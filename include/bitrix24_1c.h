@@ -246,7 +246,10 @@ char *b24_company_fields(const B24Client *client);
  GUID in the contact GUID field (default `UF_CRM_1723100443089`). The GUID is trimmed and
  lower-cased, and written in that form; the portal's filter compares case-insensitively, so
  GUIDs differing only in case or surrounding spaces are one contact. Finds the contact by that
- GUID, updates it if found, adds it if not. `result` is `{"id": N, "created": bool}`.
+ GUID, updates it if found, adds it if not. `"create_only": ["ASSIGNED_BY_ID", ...]` beside
+ `"fields"` names keys sent only when the contact is added (an update leaves them as they are
+ in Bitrix24). An `ID` among the fields is the Bitrix ID of the last sync: that contact is read
+ by ID and updated if it still carries the GUID, without a GUID lookup. `result` is `{"id": N, "created": bool}`.
  Idempotent: the same upsert twice gives one contact; concurrent upserts of one GUID in this
  process are serialised; an add whose answer was lost is resolved by looking the GUID up
  again. Several contacts with the GUID: `conflict`/`AMBIGUOUS_GUID` with `details.ids`. Free
@@ -289,7 +292,8 @@ char *b24_set_company_multifield(const B24Client *client, int64_t id, const char
 
 /*
  Upserts many contacts by 1C GUID. `records_json` is a JSON array of field objects (or
- `{"fields","params"}` objects), each carrying its GUID. GUIDs are looked up with few
+ `{"fields","params","create_only"}` objects), each carrying its GUID, or
+ `{"records": [...], "create_only": [keys]}` to name create-only keys for every record. GUIDs are looked up with few
  requests, writes go 50 per `batch` request with several requests in flight, all paced by the
  portal's shared bucket. `result` has one entry per record, in input order:
  `{"guid","id","created"}` or `{"guid","error":{...}}`; `summary` is

@@ -409,6 +409,38 @@ pub fn set_multifield(
     )
 }
 
+/// The records of a bulk upsert: a JSON array, or `{"records": [...], "create_only": [keys]}`,
+/// whose `create_only` applies to every record that does not give its own.
+fn bulk_records(text: &str) -> Result<Vec<Value>, Error> {
+    let not_records = || {
+        Error::invalid_input(
+            "INVALID_RECORDS",
+            "records must be a JSON array, or {\"records\": [...], \"create_only\": [...]}",
+        )
+    };
+    let (records, create_only) = match parse_json("records", text)? {
+        Value::Array(a) => return Ok(a),
+        Value::Object(mut o) => match (o.remove("records"), o.remove("create_only")) {
+            (Some(Value::Array(a)), c) if o.is_empty() => (a, c),
+            _ => return Err(not_records()),
+        },
+        _ => return Err(not_records()),
+    };
+    let Some(keys) = create_only else {
+        return Ok(records);
+    };
+    Ok(records
+        .into_iter()
+        .map(|r| match r {
+            Value::Object(mut o) if o.contains_key("fields") => {
+                o.entry("create_only").or_insert_with(|| keys.clone());
+                Value::Object(o)
+            }
+            fields => json!({"fields": fields, "create_only": keys}),
+        })
+        .collect())
+}
+
 /// Upserts a JSON array of records by 1C GUID; `result` holds one entry per record in input
 /// order (`{"guid","id","created"}` or `{"guid","error":{...}}`), `summary` the counts.
 pub fn bulk_upsert(
@@ -420,12 +452,7 @@ pub fn bulk_upsert(
     masked(
         client,
         (|| -> Reply {
-            let Value::Array(records) = parse_json("records", records_json)? else {
-                return Err(Error::invalid_input(
-                    "INVALID_RECORDS",
-                    "records must be a JSON array",
-                ));
-            };
+            let records = bulk_records(records_json)?;
             let options = BulkOptions {
                 concurrency: client.config().bulk_concurrency,
             };

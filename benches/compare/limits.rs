@@ -271,10 +271,16 @@ fn cloud(s: &Setup) -> Vec<Scenario> {
     ]
 }
 
-/// All scenarios of the section.
+/// All scenarios of the section (`B24_BENCH_LIMITS_ONLY=budget` or `=cloud` runs one part).
 pub(crate) fn run(s: &Setup) -> Vec<Scenario> {
-    let mut out = vec![budget(s)];
-    out.extend(cloud(s));
+    let only = std::env::var("B24_BENCH_LIMITS_ONLY").unwrap_or_default();
+    let mut out = Vec::new();
+    if only != "cloud" {
+        out.push(budget(s));
+    }
+    if only != "budget" {
+        out.extend(cloud(s));
+    }
     out
 }
 

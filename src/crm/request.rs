@@ -17,6 +17,9 @@ pub struct WriteRequest {
     pub params: Option<Value>,
     /// Files given by path (`{"filePath": ...}`), spliced into the body when it is sent.
     pub files: Vec<FileRef>,
+    /// Keys sent only when the record is added, never on an update (`"create_only"` beside
+    /// `"fields"`): a responsible person set at creation, say, that managers may change later.
+    pub create_only: Vec<String>,
 }
 
 impl WriteRequest {
@@ -29,13 +32,14 @@ impl WriteRequest {
                 "fields must be a JSON object",
             ));
         };
-        let (fields, params) = match obj.remove("fields") {
+        let (fields, params, create_only) = match obj.remove("fields") {
             Some(Value::Object(f)) => {
                 let params = obj.remove("params");
+                let create_only = create_only_keys(entity, obj.remove("create_only"))?;
                 if let Some(k) = obj.keys().next() {
                     return Err(Error::invalid_input(
                         "INVALID_FIELDS",
-                        format!("unexpected key {k:?} next to \"fields\" (only \"fields\" and \"params\" are allowed there)"),
+                        format!("unexpected key {k:?} next to \"fields\" (only \"fields\", \"params\" and \"create_only\" are allowed there)"),
                     ));
                 }
                 if params.as_ref().is_some_and(|p| !p.is_object()) {
@@ -44,7 +48,7 @@ impl WriteRequest {
                         "\"params\" must be a JSON object",
                     ));
                 }
-                (f, params)
+                (f, params, create_only)
             }
             Some(_) => {
                 return Err(Error::invalid_input(
@@ -52,7 +56,7 @@ impl WriteRequest {
                     "\"fields\" must be a JSON object",
                 ))
             }
-            None => (obj, None),
+            None => (obj, None, Vec::new()),
         };
         let (alias, real) = entity.link_alias();
         let mut out = Map::with_capacity(fields.len());
@@ -77,6 +81,7 @@ impl WriteRequest {
             fields: out,
             params,
             files,
+            create_only,
         })
     }
 
@@ -108,18 +113,45 @@ impl WriteRequest {
         Ok(files::serialize(&self.to_params(id), &self.files)?.into())
     }
 
-    /// The Bitrix parameters for `add` (`id` = None) or `update` (file markers not expanded).
+    /// The Bitrix parameters for `add` (`id` = None) or `update` (file markers not expanded); an
+    /// update leaves the create-only keys out.
     pub fn to_params(&self, id: Option<i64>) -> Value {
         let mut p = Map::new();
+        let mut fields = self.fields.clone();
         if let Some(id) = id {
             p.insert("id".into(), json!(id));
+            fields.retain(|k, _| !self.create_only.contains(k));
         }
-        p.insert("fields".into(), Value::Object(self.fields.clone()));
+        p.insert("fields".into(), Value::Object(fields));
         if let Some(params) = &self.params {
             p.insert("params".into(), params.clone());
         }
         Value::Object(p)
     }
+}
+
+/// The `"create_only"` list: field codes (the spec's link aliases mapped like the fields).
+fn create_only_keys(entity: Entity, v: Option<Value>) -> Result<Vec<String>, Error> {
+    let bad = || {
+        Error::invalid_input(
+            "INVALID_FIELDS",
+            "\"create_only\" must be a list of field names",
+        )
+    };
+    let items = match v {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(a)) if a.len() <= 1000 => a,
+        Some(_) => return Err(bad()),
+    };
+    let (alias, real) = entity.link_alias();
+    items
+        .into_iter()
+        .map(|k| match k {
+            Value::String(k) if k == alias => Ok(real.to_string()),
+            Value::String(k) if !k.is_empty() && k.len() <= 64 => Ok(k),
+            _ => Err(bad()),
+        })
+        .collect()
 }
 
 /// `null` means "clear the field", whichever path sends it: it goes as `""`. The portal casts a
