@@ -15,9 +15,18 @@ const GUIDS_PER_LOOKUP: usize = 50;
 const PAGE_SIZE: u64 = 50;
 
 /// Splits the records into lookup segments: a small first one, so the writers start after a
-/// quick first answer, then one full request (2,500 GUIDs) each.
+/// quick first answer, then one full request (2,500 GUIDs) each. The first takes the part that
+/// would not fill a request when that is small (up to 500), so the small first answer costs no
+/// extra request: 3,000 GUIDs are 500 + 2,500, two requests, not 250 + 2,500 + 250.
 pub(super) fn lookup_segments(records: &[usize]) -> Vec<&[usize]> {
-    let first = (GUIDS_PER_LOOKUP * 5).min(records.len());
+    let full = GUIDS_PER_LOOKUP * BATCH_LIMIT;
+    let remainder = records.len() % full;
+    let first = if remainder > 0 && remainder <= GUIDS_PER_LOOKUP * 10 {
+        remainder
+    } else {
+        GUIDS_PER_LOOKUP * 5
+    };
+    let first = first.min(records.len());
     let (head, tail) = records.split_at(first);
     let mut out = vec![head];
     out.extend(tail.chunks(GUIDS_PER_LOOKUP * BATCH_LIMIT));
@@ -154,5 +163,23 @@ fn lookup_command(
             batch::php_query(&lookup_params(field, guids, start))
         ),
         method,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_cost_no_extra_request() {
+        let sizes = |n: usize| -> Vec<usize> {
+            let v: Vec<usize> = (0..n).collect();
+            lookup_segments(&v).iter().map(|s| s.len()).collect()
+        };
+        assert_eq!(sizes(3000), [500, 2500]);
+        assert_eq!(sizes(10_000), [250, 2500, 2500, 2500, 2250]);
+        assert_eq!(sizes(100), [100]);
+        assert_eq!(sizes(2500), [250, 2250]);
+        assert!(sizes(0).is_empty());
     }
 }
