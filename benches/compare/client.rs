@@ -154,9 +154,10 @@ fn add_known_ids(webhook: &str, prefix: &str, records: &mut Value) {
             r["ID"] = id.clone();
         }
     }
-    // The export's few requests went to the portal's bucket unpaced; let it drain before the
-    // measured run, whose limiter starts from an empty bucket.
-    std::thread::sleep(std::time::Duration::from_secs(10));
+    // The previous run left the portal's bucket full (and the host-wide limiter's file says
+    // so), and the export's few requests went to it unpaced: let it drain completely (50 at
+    // 2/s) so the measured run starts from an empty bucket, as the other runs do.
+    std::thread::sleep(std::time::Duration::from_secs(26));
 }
 
 const GUID: &str = "UF_CRM_1723100443089";
