@@ -11,7 +11,7 @@
 //! portal's state afterwards: contacts per GUID read from the emulator's store (duplicates =
 //! rows − distinct GUIDs, missing = records − distinct GUIDs).
 
-use crate::run::{f, python_script, run_json, rust_child, u, Emu, Report, Setup};
+use crate::run::{env_num, f, python_script, run_json, rust_child, u, Emu, Report, Setup};
 use serde_json::Value;
 
 /// Commands per batch request.
@@ -30,13 +30,6 @@ const A_RATE: f64 = 20.0;
 const CLOUD_BURST: f64 = 50.0;
 const CLOUD_RATE: f64 = 2.0;
 const LATENCY: &str = "0.25";
-
-fn env_num(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(default)
-}
 
 /// One measured run.
 pub(crate) struct Row {

@@ -17,7 +17,7 @@ const PER_SECOND: f64 = 20.0;
 const BATCH: usize = 50;
 const ATTACHMENT_BYTES: u64 = 50 * 1024 * 1024;
 
-fn env_num(name: &str, default: usize) -> usize {
+pub(crate) fn env_num(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
         .and_then(|v| v.trim().parse().ok())

@@ -63,6 +63,21 @@ fn seconds(v: Option<&Value>) -> Option<f64> {
     (x.is_finite() && x >= 0.0).then_some(x)
 }
 
+/// The method's state, made fresh if unknown (the map is emptied first when full: a bound, and
+/// figures are re-learnt from the next answers).
+fn entry<'a>(all: &'a mut HashMap<Key, State>, origin: &str, method: &str) -> &'a mut State {
+    if all.len() >= MAX_METHODS && !all.contains_key(&key(origin, method)) {
+        all.clear();
+    }
+    all.entry(key(origin, method)).or_insert(State {
+        used: 0.0,
+        reset_at: None,
+        cost: 0.0,
+        next_at: Instant::now(),
+        blocked: false,
+    })
+}
+
 /// Takes in one answer's `time` object (a whole request's, or a batch sub-call's
 /// `result_time` entry) for `method`.
 pub fn note(origin: &str, method: &str, time: &Value) {
@@ -73,16 +88,7 @@ pub fn note(origin: &str, method: &str, time: &Value) {
         return;
     }
     let mut all = states();
-    if all.len() >= MAX_METHODS && !all.contains_key(&key(origin, method)) {
-        all.clear();
-    }
-    let s = all.entry(key(origin, method)).or_insert(State {
-        used: 0.0,
-        reset_at: None,
-        cost: 0.0,
-        next_at: Instant::now(),
-        blocked: false,
-    });
+    let s = entry(&mut all, origin, method);
     s.used = used.unwrap_or(s.used);
     s.reset_at = reset_at.or(s.reset_at);
     if let Some(p) = processing.filter(|p| *p < MAX_WAIT.as_secs_f64()) {
@@ -99,17 +105,7 @@ pub fn note(origin: &str, method: &str, time: &Value) {
 /// figures stay as the portal last gave them.
 pub fn note_blocked(origin: &str, method: &str) {
     let mut all = states();
-    if all.len() >= MAX_METHODS && !all.contains_key(&key(origin, method)) {
-        all.clear();
-    }
-    let s = all.entry(key(origin, method)).or_insert(State {
-        used: 0.0,
-        reset_at: None,
-        cost: 0.0,
-        next_at: Instant::now(),
-        blocked: true,
-    });
-    s.blocked = true;
+    entry(&mut all, origin, method).blocked = true;
 }
 
 /// The portal's budget: `limit` seconds of server time per method in a sliding `window` (480 s
