@@ -311,7 +311,7 @@ fn text(bytes: Vec<u8>, lossy: &mut bool) -> String {
 ///   value is `""`); both `+`/`%XX` decoded, a bad `%` kept as it is;
 /// - a name is read up to a NUL; leading spaces dropped; before the first `[`, ` ` and `.`
 ///   become `_`; an empty name is skipped;
-/// - `a[b][c]` nests, `a[]` appends at one past the largest integer key; text after a `]` that
+/// - `a[b][c]` nests, `a[]` (or `a[ ]`) appends at one past the largest integer key; text after a `]` that
 ///   is not `[` is ignored; an unclosed first `[` is kept as `_` in a plain name (`a[b` →
 ///   `a_b`), an unclosed later one ends the name (`a[b][c` → `a[b]`);
 /// - a later pair replaces an earlier one of the same name in place, and a string in the way of
@@ -376,7 +376,24 @@ fn register(root: &mut PhpArray, name: &str, value: String) -> Result<(), Error>
     // `None` is `[]`, an append.
     let mut indices: Vec<Option<&str>> = Vec::new();
     loop {
+        // PHP counts a level before it reads the index, closed or not.
+        if indices.len() >= MAX_DEPTH {
+            return Err(too_deep());
+        }
         let inner = &rest[1..];
+        // PHP skips one whitespace character after `[` when it looks for `[]`, so `[ ]` appends
+        // too; any other index keeps its spaces.
+        let probe = inner
+            .strip_prefix(|c: char| c.is_ascii_whitespace() || c == '\x0b')
+            .unwrap_or(inner);
+        if let Some(after) = probe.strip_prefix(']') {
+            indices.push(None);
+            if after.starts_with('[') {
+                rest = after;
+                continue;
+            }
+            break;
+        }
         let Some(close) = inner.find(']') else {
             if indices.is_empty() {
                 let plain = format!("{base}_{}", inner.replace([' ', '.', '['], "_"));
@@ -385,11 +402,8 @@ fn register(root: &mut PhpArray, name: &str, value: String) -> Result<(), Error>
             }
             break;
         };
-        if indices.len() >= MAX_DEPTH {
-            return Err(too_deep());
-        }
         let index = &inner[..close];
-        indices.push((!index.is_empty()).then_some(index));
+        indices.push(Some(index));
         let after = &inner[close + 1..];
         if after.starts_with('[') {
             rest = after;
@@ -573,6 +587,10 @@ mod tests {
     #[test]
     fn brackets_nest_and_append() {
         assert_eq!(form("a[]=1&a[]=2"), json!({"a": ["1", "2"]}));
+        assert_eq!(
+            form("a[ ]=1&a[\t]=2&a[ b]=3"),
+            json!({"a": {"0": "1", "1": "2", " b": "3"}})
+        );
         assert_eq!(form("a[5]=x&a[]=y"), json!({"a": {"5": "x", "6": "y"}}));
         assert_eq!(form("a[x]=1&a[]=2"), json!({"a": {"x": "1", "0": "2"}}));
         assert_eq!(
@@ -700,6 +718,11 @@ mod tests {
         );
         let ok = format!("a{}=1", "[x]".repeat(MAX_DEPTH));
         assert!(parse_form(&ok).is_ok());
+        let unclosed_past = format!("a{}[x=1", "[x]".repeat(MAX_DEPTH));
+        assert_eq!(
+            parse_form(&unclosed_past).unwrap_err().code,
+            "EVENT_TOO_DEEP"
+        );
         // Deep brackets that would need no array are still only a bounded walk.
         let unclosed = format!("a{}", "[".repeat(100_000));
         assert!(parse_form(&unclosed).is_ok());

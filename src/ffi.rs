@@ -680,12 +680,12 @@ pub unsafe extern "C" fn b24_export(
 /// {"event":"ONCRMCONTACTUPDATE","id":123,"token_ok":true,"payload":{"event":...,
 /// "event_handler_id":"5","data":{"FIELDS":{"ID":"123"}},"ts":"...","auth":{"domain":...,
 /// "application_token":"***"}}},"warnings"?:[...]}`: `event` upper-cased; `id` is
-/// `data[FIELDS][ID]` as a number, or null; every value of `payload` is a string, as sent;
-/// `auth.application_token`, `access_token` and `refresh_token` are always `"***"`. `token_ok`
-/// is true when `expected_token` was given and matched (compared in constant time), false when
-/// it was not given (then a warning says so). A given `expected_token` that does not match, or
-/// a body without one, is a failure of kind `auth`, code `INVALID_APPLICATION_TOKEN`, holding
-/// nothing of the body. A malformed body is `INVALID_EVENT`; over the bounds `EVENT_TOO_LARGE`
+/// `data[FIELDS][ID]` as a number, or null; the values of a form body are strings, as sent;
+/// `auth.application_token`, `access_token` and `refresh_token`, when present, are `"***"`.
+/// `token_ok` is true when `expected_token` was given and matched (compared in constant time),
+/// false when it was not given (then a warning says so). When `expected_token` is given, a body
+/// whose token differs or is missing is a failure of kind `auth`, code
+/// `INVALID_APPLICATION_TOKEN`, holding nothing of the body. A malformed body is `INVALID_EVENT`; over the bounds `EVENT_TOO_LARGE`
 /// or `EVENT_TOO_DEEP`; multipart `UNSUPPORTED_CONTENT_TYPE`; a NULL `body` `NULL_ARGUMENT`.
 /// No output ever holds either token. Thread-safe.
 ///
