@@ -538,3 +538,19 @@ pub fn export(
         })(),
     )
 }
+
+/// Parses an outbound event call's body (as the portal POSTs it to a handler URL) and checks
+/// its application token; see [`crate::events::parse_event`]. Needs no client. `result` is
+/// `{"event": "ONCRMCONTACTUPDATE", "id": 123 | null, "token_ok": bool, "payload": {...}}`:
+/// `id` is `data.FIELDS.ID` as a number, `payload` the whole body as JSON with the tokens in
+/// `auth` masked. A wrong or missing token, when one is expected, is an `auth` error
+/// `INVALID_APPLICATION_TOKEN`.
+pub fn parse_event(body: &str, content_type: Option<&str>, expected_token: Option<&str>) -> Reply {
+    let e = crate::events::parse_event(body, content_type, expected_token)?;
+    Ok(Success {
+        result: json!({"event": e.name, "id": e.id, "token_ok": e.token_ok, "payload": e.payload})
+            .into(),
+        warnings: e.warnings,
+        ..Success::default()
+    })
+}

@@ -669,3 +669,42 @@ pub unsafe extern "C" fn b24_export(
         api::export(c, m, p, f, pages_per_batch.max(1) as usize)
     })
 }
+
+/// Parses an outbound event call: the body the portal POSTs to a handler URL registered with
+/// `event.bind` or as an outgoing webhook (`event=ONCRMCONTACTUPDATE&data[FIELDS][ID]=123&...
+/// &auth[application_token]=...`, form-encoded with PHP brackets; a JSON object body is read
+/// too). Needs no client and sends nothing.
+///
+/// `body`: the request body, UTF-8, at most 1 MiB, at most 64 bracket levels and 10000 pairs.
+/// `content_type`: the request's `Content-Type`, or NULL (or `""`) to tell form from JSON by
+/// the body. `expected_token`: the application token of the handler (shown in the outgoing
+/// webhook's settings), or NULL (or `""`) not to check it.
+///
+/// Returns a new envelope; free it with `b24_string_free`. Success: `{"ok":true,"result":
+/// {"event":"ONCRMCONTACTUPDATE","id":123,"token_ok":true,"payload":{"event":...,
+/// "event_handler_id":"5","data":{"FIELDS":{"ID":"123"}},"ts":"...","auth":{"domain":...,
+/// "application_token":"***"}}},"warnings"?:[...]}`: `event` upper-cased; `id` is
+/// `data[FIELDS][ID]` as a number, or null; the values of a form body are strings, as sent;
+/// `auth.application_token`, `access_token` and `refresh_token`, when present, are `"***"`.
+/// `token_ok` is true when `expected_token` was given and matched (compared in constant time),
+/// false when it was not given (then a warning says so). When `expected_token` is given, a body
+/// whose token differs or is missing is a failure of kind `auth`, code
+/// `INVALID_APPLICATION_TOKEN`, holding nothing of the body. A malformed body is `INVALID_EVENT`; over the bounds `EVENT_TOO_LARGE`
+/// or `EVENT_TOO_DEEP`; multipart `UNSUPPORTED_CONTENT_TYPE`; a NULL `body` `NULL_ARGUMENT`.
+/// No output ever holds either token. Thread-safe.
+///
+/// # Safety
+/// Each pointer must be NULL or a NUL-terminated string that outlives the call.
+#[no_mangle]
+pub unsafe extern "C" fn b24_parse_event(
+    body: *const c_char,
+    content_type: *const c_char,
+    expected_token: *const c_char,
+) -> *mut c_char {
+    guard(|| {
+        let b = unsafe { arg_str(body, "body") }?;
+        let c = unsafe { opt_str(content_type, "content_type") }?;
+        let t = unsafe { opt_str(expected_token, "expected_token") }?;
+        api::parse_event(b, c, t)
+    })
+}

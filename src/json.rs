@@ -30,7 +30,7 @@ pub fn parse_bounded(text: &str) -> Result<Value, Error> {
 
 /// Counts the values in JSON text (every `[`, `{`, `,` and `:` outside strings starts one, plus
 /// the first), stopping early once past `max`. `None` means more than `max`.
-fn count_values(text: &[u8], max: usize) -> Option<usize> {
+pub(crate) fn count_values(text: &[u8], max: usize) -> Option<usize> {
     let (mut n, mut in_str, mut esc) = (1usize, false, false);
     for &b in text {
         if in_str {

@@ -1,7 +1,8 @@
 //! bitrix24-1c: an in-process Bitrix24 REST client for 1C:Enterprise.
 //!
 //! Layers, from the bottom up:
-//! - the safe core: [`config`], [`error`], [`transport`], [`limiter`], [`client`], [`crm`];
+//! - the safe core: [`config`], [`error`], [`transport`], [`limiter`], [`client`], [`crm`],
+//!   [`events`] (outbound event calls the portal POSTs to a handler);
 //!   its one OS-specific part is `host`, the files and locks shared by the processes of a host;
 //! - [`api`]: JSON-in / envelope-out operations over the core, shared by both shims;
 //! - [`ffi`]: the C ABI (`b24_*`), a thin shim over [`api`];
@@ -13,6 +14,7 @@ pub mod client;
 pub mod config;
 pub mod crm;
 pub mod error;
+pub mod events;
 pub mod files;
 mod host;
 pub mod json;

@@ -277,6 +277,15 @@ pub static METHODS: &[MethodDef] = &[
         ],
         Handler::Call(export),
     ),
+    // Outbound events: needs no connection, so a 1C HTTP service can parse a call before (or
+    // without) connecting to the portal.
+    method(
+        "ParseEvent",
+        "РазобратьСобытие",
+        &["Body", "ContentType", "ExpectedToken"],
+        &[ParamDefault::EmptyString, ParamDefault::EmptyString],
+        Handler::Call(parse_event),
+    ),
 ];
 
 /// Every property, in the order of their numbers (`FindProp` returns the index here).
@@ -493,6 +502,11 @@ fn export(c: Option<&Client>, a: &Args) -> Reply {
     )
 }
 
+fn parse_event(_: Option<&Client>, a: &Args) -> Reply {
+    let (body, content_type, token) = (a.string(0)?, a.opt_string(1)?, a.opt_string(2)?);
+    api::parse_event(&body, content_type.as_deref(), token.as_deref())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -514,7 +528,7 @@ mod tests {
             }
             assert!(p.readable);
         }
-        assert_eq!(METHODS.len(), 22);
+        assert_eq!(METHODS.len(), 23);
         assert_eq!(PROPERTIES.len(), 5);
     }
 
@@ -568,6 +582,34 @@ mod tests {
         assert_eq!(
             h(None, &Args::new(get, &good).unwrap()).unwrap_err().code,
             "NOT_CONNECTED"
+        );
+    }
+
+    #[test]
+    fn parse_event_needs_no_connection() {
+        let m = &METHODS[find_method("РазобратьСобытие").unwrap()];
+        assert_eq!((m.en, m.required, m.params), ("ParseEvent", 1, 3));
+        let Handler::Call(h) = m.handler else {
+            panic!()
+        };
+        let text = |s: &str| Value::Utf16(s.encode_utf16().collect());
+        let body = text("event=onCrmContactDelete&data[FIELDS][ID]=9&auth[application_token]=tok");
+        let ok = h(
+            None,
+            &Args::new(m, &[body.clone(), Value::Empty, text("tok")]).unwrap(),
+        );
+        let env: serde_json::Value = serde_json::from_str(&api::envelope(&ok)).unwrap();
+        assert_eq!(env["result"]["event"], "ONCRMCONTACTDELETE");
+        assert_eq!(env["result"]["id"], 9);
+        assert_eq!(env["result"]["token_ok"], true);
+        let bad = h(
+            None,
+            &Args::new(m, &[body, text(""), text("other")]).unwrap(),
+        );
+        let e = bad.unwrap_err();
+        assert_eq!(
+            (e.kind, e.code.as_str()),
+            (ErrorKind::Auth, "INVALID_APPLICATION_TOKEN")
         );
     }
 }

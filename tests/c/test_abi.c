@@ -83,6 +83,46 @@ static void *hammer(void *arg) {
     return NULL;
 }
 
+/* Outbound events: parsing needs no client and never echoes a token. */
+#define EVENT_TOKEN "c-abi-event-token-0123456789"
+static void check_events(void) {
+    const char *body =
+        "event=ONCRMCONTACTUPDATE&event_handler_id=5&data%5BFIELDS%5D%5BID%5D=123&ts=1700000000"
+        "&auth%5Bdomain%5D=x.bitrix24.ru&auth%5Bmember_id%5D=m&auth%5Bapplication_token%5D=" EVENT_TOKEN;
+    const char *needles[] = {"\"ok\":true", "\"event\":\"ONCRMCONTACTUPDATE\"", "\"id\":123", "\"token_ok\":true",
+                             "\"data\":{\"FIELDS\":{\"ID\":\"123\"}}", "\"application_token\":\"***\""};
+    char *r = b24_parse_event(body, "application/x-www-form-urlencoded", EVENT_TOKEN);
+    for (size_t i = 0; i < sizeof needles / sizeof needles[0]; i++) {
+        CHECK(r != NULL && strstr(r, needles[i]) != NULL, needles[i]);
+    }
+    CHECK(r != NULL && strstr(r, EVENT_TOKEN) == NULL, "b24_parse_event masks the token");
+    b24_string_free(r);
+
+    r = b24_parse_event(body, NULL, "a-forged-guess");
+    CHECK(r != NULL && strstr(r, "INVALID_APPLICATION_TOKEN") && strstr(r, "\"kind\":\"auth\""), "wrong token refused");
+    CHECK(r != NULL && strstr(r, EVENT_TOKEN) == NULL && strstr(r, "forged") == NULL, "refusal echoes no token");
+    b24_string_free(r);
+
+    expect(b24_parse_event("{\"event\":\"onCrmCompanyAdd\",\"data\":{\"FIELDS\":{\"ID\":\"7\"}}}", NULL, NULL),
+           "\"token_ok\":false", "JSON body sniffed, token not checked");
+    expect(b24_parse_event("event=X", "", ""), "not checked", "empty token: a warning");
+    expect(b24_parse_event(NULL, NULL, NULL), "NULL_ARGUMENT", "NULL body");
+    expect(b24_parse_event("event=\xff", NULL, NULL), "INVALID_UTF8", "non-UTF-8 body");
+    expect(b24_parse_event("event=X", NULL, "\xff"), "INVALID_UTF8", "non-UTF-8 token");
+    expect(b24_parse_event("data[FIELDS][ID]=1", NULL, NULL), "INVALID_EVENT", "no event name");
+    expect(b24_parse_event("x", "multipart/form-data; boundary=z", NULL), "UNSUPPORTED_CONTENT_TYPE", "multipart");
+
+    size_t n = (1u << 20) + 16;
+    char *big = malloc(n + 1);
+    CHECK(big != NULL, "malloc");
+    if (big == NULL) return;
+    memset(big, 'a', n);
+    memcpy(big, "event=X&v=", 10);
+    big[n] = '\0';
+    expect(b24_parse_event(big, NULL, NULL), "EVENT_TOO_LARGE", "a body over 1 MiB");
+    free(big);
+}
+
 int main(int argc, char **argv) {
     if (argc != 3) {
         fprintf(stderr, "usage: %s WEBHOOK_URL USER_GUID\n", argv[0]);
@@ -92,6 +132,7 @@ int main(int argc, char **argv) {
     snprintf(config, sizeof config, "{\"webhook_url\":\"%s\",\"rate_limit\":false}", argv[1]);
 
     CHECK(strcmp(b24_version(), B24_VERSION) == 0, "version matches the header");
+    check_events();
 
     char *error = NULL;
     B24Client *bad = b24_client_new("{\"webhook_url\":\"ftp://x\"}", &error);

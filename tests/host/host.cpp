@@ -556,6 +556,7 @@ static const Expected kMethods[] = {
     {u"BulkUpsertContacts", u"ЗаписатьКонтактыПакетом", 1, 1},
     {u"BulkUpsertCompanies", u"ЗаписатьКомпанииПакетом", 1, 1},
     {u"Export", u"Выгрузить", 4, 1},
+    {u"ParseEvent", u"РазобратьСобытие", 3, 1},
 };
 
 struct ExpectedProp {
@@ -964,6 +965,23 @@ static void test_connected(Driver& d, const std::string& webhook) {
     std::u16string sel = u"{\"select\":[\"ID\",\"NAME\"]}";
     d.expect_ok("Export(select, pages 5)", u"Export", {v_wstr(list), v_wstr(sel), v_empty(), v_i4(5)});
     d.expect_error("Export(pages 99)", u"Export", {v_wstr(list), v_empty(), v_empty(), v_i4(99)}, "WRONG_PARAM_TYPE");
+
+    // Outbound events: parsed without the portal, token checked and never echoed.
+    {
+        std::u16string body = u"event=onCrmContactUpdate&data%5BFIELDS%5D%5BID%5D=41&auth%5Bapplication_token%5D=host-event-token";
+        std::u16string form = u"application/x-www-form-urlencoded";
+        std::u16string token = u"host-event-token";
+        std::string ev = d.expect_ok("ParseEvent", u"РазобратьСобытие", {v_wstr(body), v_wstr(form), v_wstr(token)});
+        check(contains(ev, "\"event\":\"ONCRMCONTACTUPDATE\"") && contains(ev, "\"id\":41") && contains(ev, "\"token_ok\":true"),
+              "ParseEvent reads name, ID and token", ev);
+        check(!contains(ev, "host-event-token"), "ParseEvent masks the token", ev);
+        d.expect_ok("ParseEvent(body only)", u"ParseEvent", {v_wstr(body)});
+        std::u16string forged = u"forged-token";
+        d.expect_error("ParseEvent(wrong token)", u"ParseEvent", {v_wstr(body), v_empty(), v_wstr(forged)},
+                       "INVALID_APPLICATION_TOKEN", "auth");
+        check(!contains(d.last_error(), "host-event-token") && !contains(d.last_error(), "forged"), "LastError echoes no token",
+              d.last_error());
+    }
 
     // CallAsProc of a good call returns true and allocates nothing for 1C to free.
     size_t live = g_mem.live();
