@@ -133,8 +133,15 @@ fn add_known_ids(webhook: &str, prefix: &str, records: &mut Value) {
         &json!({"webhook_url": webhook, "rate_limit": false}).to_string(),
     )
     .expect("admin client");
-    let params = json!({"select": ["ID", GUID], "filter": {format!("%{GUID}"): format!("{prefix}-")}});
-    let reply = bitrix24_1c::api::export(&admin, "crm.contact.list", Some(&params.to_string()), None, 50);
+    let params =
+        json!({"select": ["ID", GUID], "filter": {format!("%{GUID}"): format!("{prefix}-")}});
+    let reply = bitrix24_1c::api::export(
+        &admin,
+        "crm.contact.list",
+        Some(&params.to_string()),
+        None,
+        50,
+    );
     let env: Value = serde_json::from_str(&bitrix24_1c::api::envelope(&reply)).expect("envelope");
     let ids: std::collections::HashMap<String, Value> = env["result"]
         .as_array()
