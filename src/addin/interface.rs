@@ -277,6 +277,18 @@ pub static METHODS: &[MethodDef] = &[
         ],
         Handler::Call(export),
     ),
+    method(
+        "PullChanges",
+        "ПолучитьИзменения",
+        &["Method", "Cursor", "ParamsJSON", "FilePath", "Reconcile"],
+        &[
+            ParamDefault::EmptyString,
+            ParamDefault::EmptyString,
+            ParamDefault::EmptyString,
+            ParamDefault::False,
+        ],
+        Handler::Call(pull_changes),
+    ),
 ];
 
 /// Every property, in the order of their numbers (`FindProp` returns the index here).
@@ -493,6 +505,20 @@ fn export(c: Option<&Client>, a: &Args) -> Reply {
     )
 }
 
+/// `PullChanges`: an empty `Cursor` is the first pull (every row).
+fn pull_changes(c: Option<&Client>, a: &Args) -> Reply {
+    let (method, cursor) = (a.string(0)?, a.opt_string(1)?);
+    let (params, path, reconcile) = (a.opt_string(2)?, a.opt_string(3)?, a.flag(4)?);
+    api::pull(
+        connected(c)?,
+        &method,
+        cursor.as_deref(),
+        params.as_deref(),
+        path.as_deref(),
+        reconcile,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -514,7 +540,7 @@ mod tests {
             }
             assert!(p.readable);
         }
-        assert_eq!(METHODS.len(), 22);
+        assert_eq!(METHODS.len(), 23);
         assert_eq!(PROPERTIES.len(), 5);
     }
 
