@@ -386,6 +386,27 @@ char *b24_export(const B24Client *client, const char *method, const char *params
  */
 char *b24_parse_event(const char *body, const char *content_type, const char *expected_token);
 
+/*
+ Rows of a legacy `crm.<entity>.list` (`crm.contact.list`, `crm.company.list`, ...) changed
+ since `cursor`, in (DATE_MODIFY, ID) order, each once. `cursor` NULL or empty: every row (the
+ first pull). Envelope: `{"ok":true,"result":[rows],"cursor":"...","deleted":[ids],"total":N}`;
+ store `cursor` and pass it to the next pull (an opaque string; one that was cut or edited is
+ `INVALID_CURSOR`, kind `invalid_input`). Rows modified in the last `settle_secs` seconds
+ (default 2) before the pull's start, by the portal's clock, come in the next pull.
+ `params_json` (may be NULL): `filter` and `select` as for the method, plus `settle_secs`
+ (0..300); the pull sets `order`, `start` and the DATE_MODIFY/ID conditions itself. `date`
+ fields come as `YYYY-MM-DD`, datetimes as the portal wrote them (ISO 8601 with its offset).
+ `reconcile` nonzero: also lists every ID (`select ID` only) and puts the IDs the previous
+ cursor knew that are gone into `deleted`. `file_path` NULL: `result` is the array of rows;
+ otherwise the rows are written to that file as a JSON array and `result` is
+ `{"path","count"}`. One client may pull from several threads; each pull's cursor is its
+ own. Free with `b24_string_free`.
+
+ # Safety
+ As `b24_call`.
+ */
+char *b24_pull(const B24Client *client, const char *method, const char *cursor, const char *params_json, const char *file_path, int32_t reconcile);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

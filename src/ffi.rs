@@ -708,3 +708,39 @@ pub unsafe extern "C" fn b24_parse_event(
         api::parse_event(b, c, t)
     })
 }
+
+/// Rows of a legacy `crm.<entity>.list` (`crm.contact.list`, `crm.company.list`, ...) changed
+/// since `cursor`, in (DATE_MODIFY, ID) order, each once. `cursor` NULL or empty: every row (the
+/// first pull). Envelope: `{"ok":true,"result":[rows],"cursor":"...","deleted":[ids],"total":N}`;
+/// store `cursor` and pass it to the next pull (an opaque string; one that was cut or edited is
+/// `INVALID_CURSOR`, kind `invalid_input`). Rows modified in the last `settle_secs` seconds
+/// (default 2) before the pull's start, by the portal's clock, come in the next pull.
+/// `params_json` (may be NULL): `filter` and `select` as for the method, plus `settle_secs`
+/// (0..300); the pull sets `order`, `start` and the DATE_MODIFY/ID conditions itself. `date`
+/// fields come as `YYYY-MM-DD`, datetimes as the portal wrote them (ISO 8601 with its offset).
+/// `reconcile` nonzero: also lists every ID (`select ID` only) and puts the IDs the previous
+/// cursor knew that are gone into `deleted`. `file_path` NULL: `result` is the array of rows;
+/// otherwise the rows are written to that file as a JSON array and `result` is
+/// `{"path","count"}`. One client may pull from several threads; each pull's cursor is its
+/// own. Free with `b24_string_free`.
+///
+/// # Safety
+/// As `b24_call`.
+#[no_mangle]
+pub unsafe extern "C" fn b24_pull(
+    client: *const B24Client,
+    method: *const c_char,
+    cursor: *const c_char,
+    params_json: *const c_char,
+    file_path: *const c_char,
+    reconcile: i32,
+) -> *mut c_char {
+    guard(|| {
+        let c = unsafe { arg_client(client) }?;
+        let m = unsafe { arg_str(method, "method") }?;
+        let cur = unsafe { opt_str(cursor, "cursor") }?;
+        let p = unsafe { opt_str(params_json, "params_json") }?;
+        let f = unsafe { opt_str(file_path, "file_path") }?;
+        api::pull(c, m, cur, p, f, reconcile != 0)
+    })
+}

@@ -286,6 +286,18 @@ pub static METHODS: &[MethodDef] = &[
         &[ParamDefault::EmptyString, ParamDefault::EmptyString],
         Handler::Call(parse_event),
     ),
+    method(
+        "PullChanges",
+        "ПолучитьИзменения",
+        &["Method", "Cursor", "ParamsJSON", "FilePath", "Reconcile"],
+        &[
+            ParamDefault::EmptyString,
+            ParamDefault::EmptyString,
+            ParamDefault::EmptyString,
+            ParamDefault::False,
+        ],
+        Handler::Call(pull_changes),
+    ),
 ];
 
 /// Every property, in the order of their numbers (`FindProp` returns the index here).
@@ -507,6 +519,20 @@ fn parse_event(_: Option<&Client>, a: &Args) -> Reply {
     api::parse_event(&body, content_type.as_deref(), token.as_deref())
 }
 
+/// `PullChanges`: an empty `Cursor` is the first pull (every row).
+fn pull_changes(c: Option<&Client>, a: &Args) -> Reply {
+    let (method, cursor) = (a.string(0)?, a.opt_string(1)?);
+    let (params, path, reconcile) = (a.opt_string(2)?, a.opt_string(3)?, a.flag(4)?);
+    api::pull(
+        connected(c)?,
+        &method,
+        cursor.as_deref(),
+        params.as_deref(),
+        path.as_deref(),
+        reconcile,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -528,7 +554,7 @@ mod tests {
             }
             assert!(p.readable);
         }
-        assert_eq!(METHODS.len(), 23);
+        assert_eq!(METHODS.len(), 24);
         assert_eq!(PROPERTIES.len(), 5);
     }
 

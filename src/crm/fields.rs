@@ -184,6 +184,15 @@ pub fn filter_keys(
     Ok((out, warnings))
 }
 
+/// The field descriptions of a legacy `crm.<entity>.list`'s entity (cached, as
+/// [`field_list`]); `None` for the lists [`filter_keys`] does not check either.
+pub fn list_fields(client: &Client, list_method: &str) -> Result<Option<FieldMap>, Error> {
+    match legacy_fields_method(list_method) {
+        Some(m) => fields_of(client, &m).map(Some),
+        None => Ok(None),
+    }
+}
+
 /// `crm.contact.list` → `crm.contact.fields`; `None` for lists whose filters are not checked
 /// (`crm.item.list` and other newer methods use camelCase fields and another filter path).
 fn legacy_fields_method(list_method: &str) -> Option<String> {

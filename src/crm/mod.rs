@@ -10,7 +10,7 @@ mod fields;
 mod request;
 mod user;
 
-pub use fields::{dropped_keys, field_list, filter_keys, WriteKind};
+pub use fields::{dropped_keys, field_list, filter_keys, list_fields, split_operator, WriteKind};
 pub use request::{WriteRequest, MULTI_FIELDS};
 pub use user::user_by_guid;
 

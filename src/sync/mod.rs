@@ -5,12 +5,14 @@
 //! - [`upsert`]: one record;
 //! - [`multifield`]: make a PHONE/EMAIL/... list exact;
 //! - [`bulk`]: many records through `batch`;
-//! - [`export`]: every row of a list by ID cursor.
+//! - [`export`]: every row of a list by ID cursor;
+//! - [`pull`]: the rows changed since a cursor, and the IDs deleted since.
 
 mod bulk;
 mod export;
 mod guid;
 mod multifield;
+mod pull;
 mod settle;
 mod upsert;
 
@@ -18,4 +20,5 @@ pub use bulk::{bulk_upsert, BulkOptions, Progress, Waiting};
 pub use export::export;
 pub use guid::find_by_guid;
 pub use multifield::{replace_multifield, Replaced, MULTI_FIELDS};
+pub use pull::{pull, PullOptions, Pulled, MAX_IDS};
 pub use upsert::{upsert, Upserted};

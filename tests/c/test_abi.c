@@ -203,6 +203,10 @@ int main(int argc, char **argv) {
            "\"created\":false", "b24_bulk_upsert_companies_ex without callback");
     expect(b24_export(client, "crm.contact.list", "{\"select\":[\"NAME\"]}", NULL, 0), "\"NAME\":\"B2\"", "b24_export");
     expect(b24_export(client, "crm.contact.get", NULL, NULL, 1), "INVALID_METHOD", "b24_export needs a list method");
+    expect(b24_pull(client, "crm.contact.list", NULL, "{\"select\":[\"NAME\"]}", NULL, 1), "\"deleted\":[]",
+           "b24_pull (first pull, reconcile)");
+    expect(b24_pull(client, "crm.contact.list", "not-a-cursor", NULL, NULL, 0), "INVALID_CURSOR",
+           "b24_pull refuses a garbage cursor");
 
     /* Bad input: clear envelopes, no crash. */
     expect(b24_create_contact(NULL, "{}"), "NULL_ARGUMENT", "NULL client");

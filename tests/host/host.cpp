@@ -557,6 +557,7 @@ static const Expected kMethods[] = {
     {u"BulkUpsertCompanies", u"ЗаписатьКомпанииПакетом", 1, 1},
     {u"Export", u"Выгрузить", 4, 1},
     {u"ParseEvent", u"РазобратьСобытие", 3, 1},
+    {u"PullChanges", u"ПолучитьИзменения", 5, 1},
 };
 
 struct ExpectedProp {
@@ -965,6 +966,13 @@ static void test_connected(Driver& d, const std::string& webhook) {
     std::u16string sel = u"{\"select\":[\"ID\",\"NAME\"]}";
     d.expect_ok("Export(select, pages 5)", u"Export", {v_wstr(list), v_wstr(sel), v_empty(), v_i4(5)});
     d.expect_error("Export(pages 99)", u"Export", {v_wstr(list), v_empty(), v_empty(), v_i4(99)}, "WRONG_PARAM_TYPE");
+    // Changes since a cursor: the first pull (empty cursor) with reconcile, then a garbage cursor.
+    std::string pulled = d.expect_ok("PullChanges", u"ПолучитьИзменения",
+                                     {v_wstr(list), v_empty(), v_wstr(sel), v_empty(), v_bool(true)});
+    check(contains(pulled, "\"cursor\":\"") && contains(pulled, "\"deleted\":[]"), "PullChanges returns a cursor", pulled.substr(0, 300));
+    std::u16string junk = u"not-a-cursor";
+    d.expect_error("PullChanges(garbage cursor)", u"PullChanges", {v_wstr(list), v_wstr(junk), v_empty(), v_empty(), v_empty()},
+                   "INVALID_CURSOR");
 
     // Outbound events: parsed without the portal, token checked and never echoed.
     {
