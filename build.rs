@@ -1,10 +1,10 @@
-//! Generates include/bitrix24_1c.h from src/ffi.rs with the pinned cbindgen. The file is only
+//! Generates include/bitrix24_1c.h from src/ffi/ with the pinned cbindgen. The file is only
 //! rewritten when its text changes, so builds do not dirty the tree.
 
 use std::path::PathBuf;
 
 fn main() {
-    println!("cargo:rerun-if-changed=src/ffi.rs");
+    println!("cargo:rerun-if-changed=src/ffi");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-changed=Cargo.toml");
     let dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
