@@ -158,7 +158,9 @@ pub fn decode_ids(bytes: &[u8], n: u64) -> Option<Vec<i64>> {
     if n > MAX_IDS as u64 {
         return None;
     }
-    let mut ids = Vec::with_capacity(n as usize);
+    // The count is the caller's data: reserve modestly up front and grow as runs decode (the
+    // total stays bounded by `n` <= MAX_IDS), so a forged count allocates nothing by itself.
+    let mut ids = Vec::with_capacity((n as usize).min(bytes.len().saturating_mul(8)));
     let mut at = 0;
     let mut prev_end: i64 = 0;
     // Bounded: every run consumes at least two bytes.
