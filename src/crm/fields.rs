@@ -1,6 +1,7 @@
 //! The portal's field lists, and the keys it would drop without a word: in the fields of a
 //! write, and in the filter of a list.
 
+use super::values::map_enumerations;
 use super::{Entity, WriteRequest};
 use crate::client::Client;
 use crate::config::is_field_code;
@@ -13,7 +14,8 @@ use std::time::{Duration, Instant};
 
 /// Field descriptions as a `*.fields` method gives them, cached per webhook: one extra request
 /// per portal and method per ten minutes, not one per 1C object.
-type FieldMap = Arc<Map<String, Value>>;
+/// A `*.fields` answer, shared from the cache.
+pub type FieldMap = Arc<Map<String, Value>>;
 type FieldCache = HashMap<(String, String), (Instant, FieldMap)>;
 static FIELDS_CACHE: Lazy<Mutex<FieldCache>> = Lazy::new(|| Mutex::new(HashMap::new()));
 const FIELDS_TTL: Duration = Duration::from_secs(600);
@@ -130,23 +132,38 @@ pub(super) fn check_fields(
     entity: Entity,
     req: &WriteRequest,
     kind: WriteKind,
-) -> Result<Vec<String>, Error> {
+) -> Result<(Vec<String>, Option<WriteRequest>), Error> {
     let known = match field_list(client, entity) {
         Ok(k) => k,
         Err(e) if client.config().strict_fields => return Err(e),
         Err(e) => {
-            return Ok(vec![format!(
-                "field names were not checked: {}",
-                e.last_error_text()
-            )])
+            let w = format!("field names were not checked: {}", e.last_error_text());
+            return Ok((vec![w], None));
         }
     };
+    let strict = client.config().strict_fields;
     let dropped = dropped_keys(&known, &req.fields, kind);
-    if client.config().strict_fields && !dropped.is_empty() {
+    if strict && !dropped.is_empty() {
         return Err(Error::invalid_input("UNKNOWN_FIELDS", dropped.join("; "))
             .with_details(json!({ "fields": dropped })));
     }
-    Ok(dropped.into_iter().chain(req.import_warning()).collect())
+    let mut mapped = req.clone();
+    let problems = map_enumerations(&known, &mut mapped.fields);
+    if strict && !problems.is_empty() {
+        return Err(invalid_values(problems));
+    }
+    let changed = mapped.fields != req.fields;
+    let warnings = dropped
+        .into_iter()
+        .chain(problems)
+        .chain(req.import_warning());
+    Ok((warnings.collect(), changed.then_some(mapped)))
+}
+
+/// List-field values the field's items do not hold, under `strict_fields`.
+pub fn invalid_values(problems: Vec<String>) -> Error {
+    Error::invalid_input("INVALID_VALUE", problems.join("; "))
+        .with_details(json!({ "values": problems }))
 }
 
 /// The filter of a list as the portal will apply it, plus warnings. The portal looks each key's

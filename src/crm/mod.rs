@@ -9,10 +9,15 @@
 mod fields;
 mod request;
 mod user;
+mod values;
 
-pub use fields::{dropped_keys, field_list, filter_keys, list_fields, split_operator, WriteKind};
+pub use fields::{
+    dropped_keys, field_list, filter_keys, invalid_values, list_fields, split_operator, FieldMap,
+    WriteKind,
+};
 pub use request::{WriteRequest, MULTI_FIELDS};
 pub use user::user_by_guid;
+pub use values::map_enumerations;
 
 use crate::client::{Client, Repeat, Response};
 use crate::error::{Error, ErrorKind};
@@ -63,7 +68,8 @@ pub fn create(
     let kind = WriteKind::Add {
         import: req.is_import(),
     };
-    let warnings = check_fields(client, entity, req, kind)?;
+    let (warnings, mapped) = check_fields(client, entity, req, kind)?;
+    let req = mapped.as_ref().unwrap_or(req);
     let resp = client.call_body(&entity.method("add"), req.to_body(None)?, Repeat::Unsafe)?;
     let id: Option<i64> = match serde_json::from_str::<Value>(resp.result.get()) {
         Ok(Value::Number(n)) => n.as_i64(),
@@ -106,7 +112,8 @@ pub fn update(
     req: &WriteRequest,
 ) -> Result<(Response, Vec<String>), Error> {
     check_id(id)?;
-    let warnings = check_fields(client, entity, req, WriteKind::Update)?;
+    let (warnings, mapped) = check_fields(client, entity, req, WriteKind::Update)?;
+    let req = mapped.as_ref().unwrap_or(req);
     let resp = client.call_body(
         &entity.method("update"),
         req.to_body(Some(id))?,

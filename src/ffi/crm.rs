@@ -49,6 +49,9 @@ unsafe fn by_id(
 /// for a multi-field (PHONE, EMAIL, WEB, IM, LINK) is `INVALID_FIELDS`. Keys the portal would
 /// drop are named in `warnings` (an error with `strict_fields`); with `params.IMPORT` the system
 /// fields DATE_CREATE, DATE_MODIFY, CREATED_BY_ID, MODIFY_BY_ID are writable and not reported.
+/// A list (enumeration) field may be given by its item's name: it is sent as the item's ID; a
+/// value the field's items do not hold is named in `warnings` (`INVALID_VALUE` with
+/// `strict_fields`, nothing sent).
 /// `result` is the new ID (a number). Never re-sent once it may have run:
 /// a lost, late, 5xx or garbled answer, or one without a positive ID, gives `OUTCOME_UNKNOWN`.
 /// Free with `b24_string_free`.

@@ -116,8 +116,12 @@ pub fn bulk_upsert(
 ) -> Result<(Vec<Value>, Vec<String>), Error> {
     let field = guid_field(client, entity).to_string();
     let total = records.len();
-    let (parsed, results, union) = parse_records(entity, &field, records);
-    let warnings = check_fields(client, entity, &union)?;
+    let (mut parsed, mut results, union) = parse_records(entity, &field, records);
+    let (mut warnings, known) = check_fields(client, entity, &union)?;
+    if let Some(known) = known {
+        let strict = client.config().strict_fields;
+        warnings.extend(map_values(&known, strict, &mut parsed, &mut results));
+    }
     let guids = parsed.iter().map(|r| r.as_ref().map(|r| r.guid.clone()));
     let mut ledger = Ledger::new(results, guids.collect());
     let mut report = |l: &Ledger, waiting: Option<Waiting>| {
@@ -293,7 +297,45 @@ fn parse_records(
 
 /// Field names are checked once for the union of all keys (as adds: whether a record is an
 /// update is known only after its lookup); an import record's keys are checked as an import add.
-fn check_fields(client: &Client, entity: Entity, union: &Unions) -> Result<Vec<String>, Error> {
+/// Sends list-field labels as their item IDs, record by record (see [`crm::map_enumerations`]).
+/// A value the items do not hold is a warning (each problem once, at most
+/// [`MAX_VALUE_WARNINGS`]), or under `strict_fields` that record's `INVALID_VALUE` error: the
+/// others go on.
+fn map_values(
+    known: &Map<String, Value>,
+    strict: bool,
+    parsed: &mut [Option<Record>],
+    results: &mut Results,
+) -> Vec<String> {
+    let mut warnings: Vec<String> = Vec::new();
+    for (i, slot) in parsed.iter_mut().enumerate() {
+        let Some(rec) = slot else { continue };
+        let problems = crm::map_enumerations(known, &mut rec.req.fields);
+        if problems.is_empty() {
+            continue;
+        }
+        if strict {
+            results[i] = Some((Some(rec.guid.clone()), Err(crm::invalid_values(problems))));
+            *slot = None;
+            continue;
+        }
+        for p in problems {
+            if warnings.len() < MAX_VALUE_WARNINGS && !warnings.contains(&p) {
+                warnings.push(p);
+            }
+        }
+    }
+    warnings
+}
+
+/// Distinct list-value warnings a bulk upsert reports at most.
+const MAX_VALUE_WARNINGS: usize = 20;
+
+fn check_fields(
+    client: &Client,
+    entity: Entity,
+    union: &Unions,
+) -> Result<(Vec<String>, Option<crm::FieldMap>), Error> {
     let check = |known: &Map<String, Value>| {
         let plain = crm::dropped_keys(known, &union.plain, WriteKind::Add { import: false });
         let import = crm::dropped_keys(known, &union.import, WriteKind::Add { import: true });
@@ -302,18 +344,18 @@ fn check_fields(client: &Client, entity: Entity, union: &Unions) -> Result<Vec<S
         all.extend(fresh);
         all
     };
-    let warnings = match crm::field_list(client, entity) {
-        Ok(known) => check(&known),
-        Err(e) => vec![format!(
-            "field names were not checked: {}",
-            e.last_error_text()
-        )],
+    let (warnings, known) = match crm::field_list(client, entity) {
+        Ok(known) => (check(&known), Some(known)),
+        Err(e) => {
+            let w = format!("field names were not checked: {}", e.last_error_text());
+            (vec![w], None)
+        }
     };
     if client.config().strict_fields && !warnings.is_empty() {
         return Err(Error::invalid_input("UNKNOWN_FIELDS", warnings.join("; "))
             .with_details(json!({ "fields": warnings })));
     }
-    Ok(warnings)
+    Ok((warnings, known))
 }
 
 /// The per-record JSON rows, in input order.
