@@ -510,23 +510,9 @@ pub fn export(
                     })
                 }
                 Some(path) => {
-                    use std::io::Write;
-                    let io = |e: std::io::Error| {
-                        Error::invalid_input("INVALID_FILE", format!("cannot write {path}: {e}"))
-                    };
-                    let mut w = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
-                    w.write_all(b"[").map_err(io)?;
-                    let mut first = true;
-                    let (count, warnings) =
-                        sync::export(client, method, &params, pages_per_batch, &mut |row| {
-                            if !first {
-                                w.write_all(b",\n").map_err(io)?;
-                            }
-                            first = false;
-                            serde_json::to_writer(&mut w, &row).map_err(|e| io(e.into()))
-                        })?;
-                    w.write_all(b"]\n").map_err(io)?;
-                    w.flush().map_err(io)?;
+                    let (count, warnings) = rows_to_file(path, &mut |sink| {
+                        sync::export(client, method, &params, pages_per_batch, sink)
+                    })?;
                     Ok(Success {
                         result: json!({"path": path, "count": count}).into(),
                         total: Some(count),
