@@ -1,6 +1,6 @@
 //! Full export by ID cursor.
 
-use super::guid::id_of;
+use super::guid::{id_of, row_id};
 use crate::batch::{self, Command, BATCH_LIMIT};
 use crate::client::{Client, Repeat};
 use crate::crm;
@@ -80,17 +80,20 @@ pub fn export(
     ))
 }
 
+/// The caller's list params as an object (`null`: none).
+pub(super) fn params_object(params: &Value) -> Result<Map<String, Value>, Error> {
+    match params {
+        Value::Object(m) => Ok(m.clone()),
+        Value::Null => Ok(Map::new()),
+        _ => Err(Error::invalid_input(
+            "INVALID_PARAMS",
+            "params must be a JSON object",
+        )),
+    }
+}
+
 fn cursor(client: &Client, method: &str, params: &Value) -> Result<(Cursor, Vec<String>), Error> {
-    let mut base = match params {
-        Value::Object(m) => m.clone(),
-        Value::Null => Map::new(),
-        _ => {
-            return Err(Error::invalid_input(
-                "INVALID_PARAMS",
-                "params must be a JSON object",
-            ))
-        }
-    };
+    let mut base = params_object(params)?;
     let filter = match base.remove("filter") {
         Some(Value::Object(f)) => f,
         None | Some(Value::Null) => Map::new(),
@@ -183,13 +186,7 @@ fn emit(
 ) -> Result<u64, Error> {
     let mut count = 0;
     for row in rows {
-        let id = row.get("ID").and_then(id_of).ok_or_else(|| {
-            Error::new(
-                ErrorKind::Protocol,
-                "INVALID_RESPONSE",
-                "a listed row has no ID",
-            )
-        })?;
+        let id = row_id(&row)?;
         if id <= *last {
             continue; // a page chained on a stale cursor: already seen
         }

@@ -128,6 +128,17 @@ pub(crate) fn id_of(v: &Value) -> Option<i64> {
         .filter(|id| *id > 0)
 }
 
+/// A listed row's ID; a row without one is an answer the library cannot trust.
+pub(crate) fn row_id(row: &Value) -> Result<i64, Error> {
+    row.get("ID").and_then(id_of).ok_or_else(|| {
+        Error::new(
+            ErrorKind::Protocol,
+            "INVALID_RESPONSE",
+            "a listed row has no ID",
+        )
+    })
+}
+
 /// Rows of a GUID lookup → GUID → IDs, verifying each row really carries one of the GUIDs
 /// asked for (the portal ignores filters on fields it does not know and returns everything).
 pub(crate) fn collect_matches(
@@ -151,7 +162,7 @@ pub(crate) fn collect_matches(
         let g = guid_of(row.get(field));
         match g {
             Some(g) if asked.contains(&g) => {
-                let id = row.get("ID").and_then(id_of).ok_or_else(|| Error::new(ErrorKind::Protocol, "INVALID_RESPONSE", "a listed row has no ID"))?;
+                let id = row_id(row)?;
                 out.entry(g).or_default().push(id);
             }
             _ => {

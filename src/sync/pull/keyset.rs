@@ -5,7 +5,7 @@ use super::{dates, Pos, PullOptions, Query, PAGE_SIZE};
 use crate::batch::{self, Command};
 use crate::client::{Client, Repeat};
 use crate::error::{Error, ErrorKind};
-use crate::sync::guid::id_of;
+use crate::sync::guid::row_id;
 use serde_json::{json, Value};
 
 /// Pages per pull at most: 500 million rows, far past any portal, yet a bound.
@@ -175,13 +175,7 @@ fn deliver(
     emit: &mut dyn FnMut(Value, i64) -> Result<(), Error>,
 ) -> Result<bool, Error> {
     for mut row in rows {
-        let id = row.get("ID").and_then(id_of).ok_or_else(|| {
-            Error::new(
-                ErrorKind::Protocol,
-                "INVALID_RESPONSE",
-                "a listed row has no ID",
-            )
-        })?;
+        let id = row_id(&row)?;
         let text = row
             .get("DATE_MODIFY")
             .and_then(Value::as_str)

@@ -211,16 +211,7 @@ fn query(client: &Client, method: &str, params: &Value) -> Result<(Query, Vec<St
             format!("{method} has no DATE_MODIFY field to pull changes by"),
         ));
     }
-    let mut base = match params {
-        Value::Object(m) => m.clone(),
-        Value::Null => Map::new(),
-        _ => {
-            return Err(Error::invalid_input(
-                "INVALID_PARAMS",
-                "params must be a JSON object",
-            ))
-        }
-    };
+    let mut base = super::export::params_object(params)?;
     for owned in ["order", "start"] {
         if base.remove(owned).is_some() {
             return Err(Error::invalid_input(
