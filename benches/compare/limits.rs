@@ -11,7 +11,9 @@
 //! portal's state afterwards: contacts per GUID read from the emulator's store (duplicates =
 //! rows − distinct GUIDs, missing = records − distinct GUIDs).
 
-use crate::run::{env_num, f, python_script, run_json, rust_child, u, Emu, Report, Setup};
+use crate::run::{
+    env_num, f, fatal_note, python_script, run_json, rust_child, u, Emu, Report, Setup,
+};
 use serde_json::Value;
 
 /// Commands per batch request.
@@ -322,15 +324,7 @@ pub(crate) fn table(rep: &mut Report, scenarios: Vec<Scenario>) {
                 r.earliest / wall,
                 if complete { "" } else { " (incomplete)" }
             );
-            let fatal = c
-                .get("fatal")
-                .map(|e| {
-                    format!(
-                        " (failed: {})",
-                        e.to_string().chars().take(80).collect::<String>()
-                    )
-                })
-                .unwrap_or_default();
+            let fatal = fatal_note(c);
             let st = &r.stats;
             rep.line(format!(
                 "| {}{fatal} | {wall:.2} s | {:.1} s | {ratio} | {} / {} | {failed}{} | {} / {} | {} | {} | {} ({}) | {} | {} ({}) |",

@@ -705,15 +705,7 @@ fn bulk_table(rep: &mut Report, s: &Setup, runs: Vec<BulkRun>) {
         } else {
             ("— (incomplete)".into(), "—".into(), "—".into(), "—".into())
         };
-        let fatal = c
-            .get("fatal")
-            .map(|e| {
-                format!(
-                    " (failed: {})",
-                    e.to_string().chars().take(80).collect::<String>()
-                )
-            })
-            .unwrap_or_default();
+        let fatal = fatal_note(c);
         rep.line(format!(
             "| {}{fatal} | {wall:.2} s | {ratio} | {writes_only} | {pacing} | {rate} | {} ({}) | {limited} | {other} | {} / {}{} | {dups} | {:.2} s | {:.2} s |",
             r.label,
@@ -986,4 +978,14 @@ fn addin_table(rep: &mut Report, s: &Setup, a: Result<Value, String>) {
         if met { "met" } else { "not met" }
     ));
     rep.line("");
+}
+
+/// " (failed: …)" for a client run that ended with an error envelope, else "".
+pub(crate) fn fatal_note(c: &Value) -> String {
+    c.get("fatal")
+        .map(|e| {
+            let shown: String = e.to_string().chars().take(80).collect();
+            format!(" (failed: {shown})")
+        })
+        .unwrap_or_default()
 }

@@ -80,20 +80,21 @@ pub fn export(
     ))
 }
 
-/// The caller's list params as an object (`null`: none).
-pub(super) fn params_object(params: &Value) -> Result<Map<String, Value>, Error> {
-    match params {
-        Value::Object(m) => Ok(m.clone()),
-        Value::Null => Ok(Map::new()),
-        _ => Err(Error::invalid_input(
-            "INVALID_PARAMS",
-            "params must be a JSON object",
-        )),
-    }
-}
+/// A JSON object of list params (or of a filter).
+type Params = Map<String, Value>;
 
-fn cursor(client: &Client, method: &str, params: &Value) -> Result<(Cursor, Vec<String>), Error> {
-    let mut base = params_object(params)?;
+/// The caller's list params as an object (`null`: none), and its `filter` taken out of it.
+pub(super) fn params_and_filter(params: &Value) -> Result<(Params, Params), Error> {
+    let mut base = match params {
+        Value::Object(m) => m.clone(),
+        Value::Null => Map::new(),
+        _ => {
+            return Err(Error::invalid_input(
+                "INVALID_PARAMS",
+                "params must be a JSON object",
+            ))
+        }
+    };
     let filter = match base.remove("filter") {
         Some(Value::Object(f)) => f,
         None | Some(Value::Null) => Map::new(),
@@ -104,6 +105,11 @@ fn cursor(client: &Client, method: &str, params: &Value) -> Result<(Cursor, Vec<
             ))
         }
     };
+    Ok((base, filter))
+}
+
+fn cursor(client: &Client, method: &str, params: &Value) -> Result<(Cursor, Vec<String>), Error> {
+    let (mut base, filter) = params_and_filter(params)?;
     let (mut filter, warnings) = crm::filter_keys(client, method, filter)?;
     let last: i64 = filter.remove(">ID").as_ref().and_then(id_of).unwrap_or(0);
     if let Some(Value::Array(sel)) = base.get_mut("select") {

@@ -211,7 +211,7 @@ fn query(client: &Client, method: &str, params: &Value) -> Result<(Query, Vec<St
             format!("{method} has no DATE_MODIFY field to pull changes by"),
         ));
     }
-    let mut base = super::export::params_object(params)?;
+    let (mut base, filter) = super::export::params_and_filter(params)?;
     for owned in ["order", "start"] {
         if base.remove(owned).is_some() {
             return Err(Error::invalid_input(
@@ -220,16 +220,6 @@ fn query(client: &Client, method: &str, params: &Value) -> Result<(Query, Vec<St
             ));
         }
     }
-    let filter = match base.remove("filter") {
-        Some(Value::Object(f)) => f,
-        None | Some(Value::Null) => Map::new(),
-        Some(_) => {
-            return Err(Error::invalid_input(
-                "INVALID_PARAMS",
-                "filter must be an object",
-            ))
-        }
-    };
     let (filter, warnings) = crm::filter_keys(client, method, filter)?;
     if let Some(k) = filter.keys().find(|k| {
         let (_, f) = crm::split_operator(k);
