@@ -262,6 +262,43 @@ fn bulk_upsert_in_order_idempotent_with_progress() {
     );
 }
 
+/// Requests by method, from the emulator's counters.
+fn count(emu: &Emulator, method: &str) -> u64 {
+    emu.stats().by_method.get(method).copied().unwrap_or(0)
+}
+
+#[test]
+fn bulk_upsert_sends_the_field_list_with_its_first_lookup() {
+    // No request of the bucket is spent on the field check: it travels in the first lookup batch.
+    let (emu, c) = setup();
+    let mut recs = records(120, "Поля");
+    recs[7]["nmae"] = json!("typo");
+    let body = Value::Array(recs).to_string();
+    let full = env(&api::bulk_upsert(&c, Entity::Contact, &body, &mut |_| {}));
+    assert_eq!(full["summary"]["created"], json!(120), "{full}");
+    let warned = full["warnings"].to_string();
+    assert!(warned.contains("nmae"), "still checked: {warned}");
+    assert_eq!(count(&emu, "crm.contact.fields"), 1);
+    assert_eq!(
+        emu.stats().requests,
+        4,
+        "1 lookup (with the fields) + 3 writes"
+    );
+    // Cached now: the next job asks for nothing more.
+    emu.reset_stats();
+    env(&api::bulk_upsert(&c, Entity::Contact, &body, &mut |_| {}));
+    assert_eq!(count(&emu, "crm.contact.fields"), 0);
+    assert_eq!(emu.stats().requests, 4);
+
+    // Under strict_fields the same problem stops the job after that one request.
+    let emu = emulator(None);
+    let c = client_with(&emu, json!({"strict_fields": true}));
+    let e = err(api::bulk_upsert(&c, Entity::Contact, &body, &mut |_| {}));
+    assert_eq!(e["code"], json!("UNKNOWN_FIELDS"), "{e}");
+    assert_eq!(emu.entity_count(EntityKind::Contact), 0);
+    assert_eq!(emu.stats().requests, 1);
+}
+
 #[test]
 fn partial_batch_failure_is_reported_not_resent() {
     let (emu, c) = setup();

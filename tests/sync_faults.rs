@@ -396,8 +396,9 @@ fn a_lookup_that_keeps_failing_fails_only_its_segment() {
     let proxy = Proxy::start(&emu);
     let c = client(&proxy.webhook_url(&emu), limit, json!({"max_retries": 0}));
     // The first lookup (the first 250 GUIDs) is the only request until it is answered: every
-    // attempt at it gets a broken answer.
-    for _ in 0..3 {
+    // attempt at it gets a broken answer: the job's first request (it carries the field list
+    // too; its failure only sends the field list apart) and the round's three attempts.
+    for _ in 0..4 {
         proxy.on("batch", ProxyAction::HalfBody);
     }
     let recs = records(1000, "seg");

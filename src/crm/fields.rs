@@ -28,20 +28,51 @@ pub fn field_list(client: &Client, entity: Entity) -> Result<FieldMap, Error> {
     fields_of(client, &entity.method("fields"))
 }
 
+/// The entity's field descriptions if the cache holds them: no request.
+pub fn cached_field_list(client: &Client, entity: Entity) -> Option<FieldMap> {
+    cached(&cache_key(client, &entity.method("fields")))
+}
+
+/// Caches a `*.fields` answer obtained some other way (inside a batch), as [`field_list`]
+/// would have.
+pub fn remember_field_list(
+    client: &Client,
+    entity: Entity,
+    answer: Value,
+) -> Result<FieldMap, Error> {
+    let method = entity.method("fields");
+    remember(cache_key(client, &method), &method, answer)
+}
+
 /// The field descriptions a `*.fields` method returns (cached).
 fn fields_of(client: &Client, method: &str) -> Result<FieldMap, Error> {
-    let key = (
-        client.config().webhook.cache_key().to_string(),
-        method.to_string(),
-    );
-    let cache = || FIELDS_CACHE.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((at, f)) = cache().get(&key) {
-        if at.elapsed() < FIELDS_TTL {
-            return Ok(f.clone());
-        }
+    let key = cache_key(client, method);
+    if let Some(f) = cached(&key) {
+        return Ok(f);
     }
     let resp = client.call(method, &json!({}))?;
-    let Value::Object(map) = resp.value()? else {
+    remember(key, method, resp.value()?)
+}
+
+fn cache_key(client: &Client, method: &str) -> (String, String) {
+    (
+        client.config().webhook.cache_key().to_string(),
+        method.to_string(),
+    )
+}
+
+fn lock_cache() -> std::sync::MutexGuard<'static, FieldCache> {
+    FIELDS_CACHE.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn cached(key: &(String, String)) -> Option<FieldMap> {
+    let held = lock_cache();
+    let (at, f) = held.get(key)?;
+    (at.elapsed() < FIELDS_TTL).then(|| f.clone())
+}
+
+fn remember(key: (String, String), method: &str, answer: Value) -> Result<FieldMap, Error> {
+    let Value::Object(map) = answer else {
         return Err(Error::new(
             ErrorKind::Protocol,
             "INVALID_RESPONSE",
@@ -49,7 +80,7 @@ fn fields_of(client: &Client, method: &str) -> Result<FieldMap, Error> {
         ));
     };
     let map = Arc::new(map);
-    let mut held = cache();
+    let mut held = lock_cache();
     if held.len() >= FIELDS_CACHE_MAX {
         held.retain(|_, (at, _)| at.elapsed() < FIELDS_TTL);
         if held.len() >= FIELDS_CACHE_MAX {

@@ -12,8 +12,8 @@ mod user;
 mod values;
 
 pub use fields::{
-    dropped_keys, field_list, filter_keys, invalid_values, list_fields, split_operator, FieldMap,
-    WriteKind,
+    cached_field_list, dropped_keys, field_list, filter_keys, invalid_values, list_fields,
+    remember_field_list, split_operator, FieldMap, WriteKind,
 };
 pub use request::{WriteRequest, MULTI_FIELDS};
 pub use user::user_by_guid;

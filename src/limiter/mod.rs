@@ -226,9 +226,7 @@ impl Limiter {
         let interval = Duration::try_from_secs_f64(1.0 / self.shape.per_second)
             .unwrap_or(Duration::from_secs(2))
             .min(Duration::from_secs(60));
-        let tolerance =
-            interval.mul_f64((effective_burst(self.shape.burst) - 1.0).clamp(0.0, 10_000.0));
-        (interval, tolerance)
+        (interval, tolerance(interval, self.shape.burst))
     }
 }
 
@@ -248,11 +246,20 @@ fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// One request of headroom below the portal's size. The portal counts a request when it
-/// arrives, which is never before we admit it, so admitting at most `burst + rate·t` requests
-/// keeps its bucket within bounds; the one request spare absorbs clock and rounding differences.
-fn effective_burst(burst: f64) -> f64 {
-    (burst - 1.0).max(1.0)
+/// Headroom below the portal's size, as time: the portal counts a request when it arrives, so a
+/// request admitted first but delayed on its way (a busy host, a slower connection) arrives
+/// closer to the next than they were admitted, and the portal sees the bucket fuller than we
+/// did. The delay is time, whatever the rate: at the cloud's 2/s this costs a job 0.1 s (a whole
+/// request of headroom would cost 0.5 s); at 10/s and above it is one request, the most it
+/// takes. A refusal that gets through anyway is harmless: the request did not run, is sent
+/// again, and its 503 marks the shared bucket full for every process.
+const ARRIVAL_SLACK: Duration = Duration::from_millis(100);
+
+/// The burst tolerated before requests are spaced: a full bucket less one request (the one
+/// being admitted) less the slack.
+fn tolerance(interval: Duration, burst: f64) -> Duration {
+    let full = interval.mul_f64((burst - 1.0).clamp(0.0, 10_000.0));
+    full.saturating_sub(interval.min(ARRIVAL_SLACK))
 }
 
 #[cfg(test)]
@@ -266,10 +273,23 @@ mod tests {
             per_second: 100.0,
         });
         let waits: Vec<Duration> = (0..20).map(|_| l.reserve()).collect();
-        // effective burst 9: nine free, then one every 10 ms.
+        // Nine free (one 10 ms slot of slack at this rate), then one every 10 ms.
         assert!(waits[..9].iter().all(|w| w.is_zero()), "{waits:?}");
         let last = waits[19].as_secs_f64();
         assert!((0.10..0.12).contains(&last), "{last}");
+    }
+
+    #[test]
+    fn slow_drain_keeps_a_tenth_of_a_second_of_slack() {
+        // The cloud's bucket: 49 go at once, the 50th 0.1 s later (not 0.5 s), then one per 0.5 s.
+        let l = Limiter::new(RateLimit {
+            burst: 50.0,
+            per_second: 2.0,
+        });
+        let waits: Vec<f64> = (0..62).map(|_| l.reserve().as_secs_f64()).collect();
+        assert!(waits[..49].iter().all(|w| *w == 0.0), "{waits:?}");
+        assert!((0.09..=0.1).contains(&waits[49]), "{waits:?}");
+        assert!((6.09..=6.1).contains(&waits[61]), "{waits:?}");
     }
 
     /// A fresh directory for one test's bucket files.

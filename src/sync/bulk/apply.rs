@@ -1,5 +1,6 @@
 //! What became of each write, and the ledger of every record's outcome.
 
+use super::lookup::Found;
 use super::{Outcome, Results};
 use crate::error::{Error, ErrorKind};
 use crate::sync::guid::id_of;
@@ -62,6 +63,8 @@ pub(super) struct Ledger {
 pub(super) struct Hints {
     pub doubt_adds: HashSet<usize>,
     pub settles: HashMap<String, Instant>,
+    /// GUIDs the job's first request looked up, under this round's claim (first round only).
+    pub prefound: Found,
 }
 
 impl Ledger {

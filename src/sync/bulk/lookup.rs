@@ -13,6 +13,12 @@ use std::collections::{HashMap, HashSet};
 const GUIDS_PER_LOOKUP: usize = 50;
 /// Rows per page of a legacy list method (fixed by Bitrix).
 const PAGE_SIZE: u64 = 50;
+/// GUIDs in a job's first segment at most (see [`lookup_segments`]): ten commands, so the first
+/// batch has room for others.
+pub(super) const FIRST_SEGMENT_MAX: usize = GUIDS_PER_LOOKUP * 10;
+
+/// GUID → the IDs of the entities holding it.
+pub(super) type Found = HashMap<String, Vec<i64>>;
 
 /// Splits the records into lookup segments: a small first one, so the writers start after a
 /// quick first answer, then one full request (2,500 GUIDs) each. The first takes the part that
@@ -21,7 +27,7 @@ const PAGE_SIZE: u64 = 50;
 pub(super) fn lookup_segments(records: &[usize]) -> Vec<&[usize]> {
     let full = GUIDS_PER_LOOKUP * BATCH_LIMIT;
     let remainder = records.len() % full;
-    let first = if remainder > 0 && remainder <= GUIDS_PER_LOOKUP * 10 {
+    let first = if remainder > 0 && remainder <= FIRST_SEGMENT_MAX {
         remainder
     } else {
         GUIDS_PER_LOOKUP * 5
@@ -42,22 +48,45 @@ pub(super) fn lookup_many(
     entity: Entity,
     field: &str,
     guids: &[String],
-) -> Result<HashMap<String, Vec<i64>>, Error> {
-    let mut found: HashMap<String, Vec<i64>> = HashMap::new();
+) -> Result<Found, Error> {
+    lookup_many_with(client, entity, field, guids, None).map(|(found, _)| found)
+}
+
+/// [`lookup_many`], with `extra` sent in the first batch (it must have room: at most
+/// [`FIRST_SEGMENT_MAX`] GUIDs go in the first batch of a job); returns `extra`'s own result or
+/// error beside the lookup's, or `None` when nothing was sent (no GUIDs).
+pub(super) fn lookup_many_with(
+    client: &Client,
+    entity: Entity,
+    field: &str,
+    guids: &[String],
+    extra: Option<&Command>,
+) -> Result<(Found, Option<Result<Value, Error>>), Error> {
+    let mut found: Found = HashMap::new();
+    let mut extra_out = None;
     let groups: Vec<&[String]> = guids.chunks(GUIDS_PER_LOOKUP).collect();
     let mut overflow: Vec<(&[String], u64)> = Vec::new();
-    for batch_groups in groups.chunks(BATCH_LIMIT) {
-        let cmds: Vec<Command> = batch_groups
+    let per_batch = BATCH_LIMIT - usize::from(extra.is_some());
+    for (b, batch_groups) in groups.chunks(per_batch).enumerate() {
+        let mut cmds: Vec<Command> = batch_groups
             .iter()
             .enumerate()
             .map(|(n, g)| lookup_command(entity, field, &format!("g{n}"), g, 0))
             .collect();
+        let extra = extra.filter(|_| b == 0);
+        cmds.extend(extra.cloned());
         let out = batch::run(client, &cmds, false)?;
-        if let Some(e) = out.first_error() {
-            return Err(e);
+        if let Some(x) = extra {
+            extra_out = Some(match out.error_of(&x.name) {
+                Some(e) => Err(e),
+                None => Ok(out.results().get(&x.name).cloned().unwrap_or(Value::Null)),
+            });
         }
         for (n, g) in batch_groups.iter().enumerate() {
             let name = format!("g{n}");
+            if let Some(e) = out.error_of(&name) {
+                return Err(e);
+            }
             let rows = out
                 .results()
                 .get(&name)
@@ -74,7 +103,7 @@ pub(super) fn lookup_many(
     for (g, total) in overflow {
         page_through(client, entity, field, g, total, &mut found)?;
     }
-    Ok(found)
+    Ok((found, extra_out))
 }
 
 /// The pages after the first of one lookup command whose GUIDs have more rows than a page.
@@ -84,7 +113,7 @@ fn page_through(
     field: &str,
     guids: &[String],
     total: u64,
-    found: &mut HashMap<String, Vec<i64>>,
+    found: &mut Found,
 ) -> Result<(), Error> {
     let asked: HashSet<String> = guids.iter().cloned().collect();
     // Bounded by the row count the portal reported.

@@ -8,6 +8,7 @@
 mod apply;
 mod lookup;
 mod plan;
+mod prime;
 mod round;
 mod send;
 
@@ -117,7 +118,15 @@ pub fn bulk_upsert(
     let field = guid_field(client, entity).to_string();
     let total = records.len();
     let (mut parsed, mut results, union) = parse_records(entity, &field, records);
-    let (mut warnings, known) = check_fields(client, entity, &union)?;
+    let mut todo: Vec<usize> = (0..total).filter(|i| parsed[*i].is_some()).collect();
+    let (fields, mut primed) = match crm::cached_field_list(client, entity) {
+        Some(f) => (Ok(f), None),
+        None => match prime::prime(client, entity, &field, &parsed, &todo)? {
+            Some((p, f)) => (Ok(f), Some(p)),
+            None => (crm::field_list(client, entity), None),
+        },
+    };
+    let (mut warnings, known) = check_fields(client, fields, &union)?;
     if let Some(known) = known {
         let strict = client.config().strict_fields;
         warnings.extend(map_values(&known, strict, &mut parsed, &mut results));
@@ -133,9 +142,9 @@ pub fn bulk_upsert(
     };
     report(&ledger, None);
     let deadline = client.config().bulk_deadline.map(|d| Instant::now() + d);
-    // Work list: indices still to upsert. A GUID repeated in the input is applied in input order,
-    // one occurrence per round.
-    let mut todo: Vec<usize> = (0..total).filter(|i| parsed[*i].is_some()).collect();
+    // Work list: indices still to upsert (without those the value check failed). A GUID
+    // repeated in the input is applied in input order, one occurrence per round.
+    todo.retain(|i| parsed[*i].is_some());
     let mut allowance = (client.config().execution_limit + MARGIN) * SETTLE_WAITS;
     let round = Round {
         client,
@@ -181,9 +190,15 @@ pub fn bulk_upsert(
         let mut again = later;
         again.extend(waiting);
         ledger.doubtful_again = false;
-        round.run(now, &mut ledger, &mut again, &mut allowance, &mut |l| {
-            report(l, None)
-        })?;
+        let mut report = |l: &Ledger| report(l, None);
+        round.run(
+            now,
+            &mut ledger,
+            &mut again,
+            &mut allowance,
+            &mut report,
+            primed.take(),
+        )?;
         if repeats || ledger.doubtful_again {
             doubt_rounds += 1;
         }
@@ -331,9 +346,11 @@ fn map_values(
 /// Distinct list-value warnings a bulk upsert reports at most.
 const MAX_VALUE_WARNINGS: usize = 20;
 
+/// Checks the union of the records' keys against the field list (or warns that it could not be
+/// read); under `strict_fields` a problem fails the whole job before anything is written.
 fn check_fields(
     client: &Client,
-    entity: Entity,
+    fields: Result<crm::FieldMap, Error>,
     union: &Unions,
 ) -> Result<(Vec<String>, Option<crm::FieldMap>), Error> {
     let check = |known: &Map<String, Value>| {
@@ -344,7 +361,7 @@ fn check_fields(
         all.extend(fresh);
         all
     };
-    let (warnings, known) = match crm::field_list(client, entity) {
+    let (warnings, known) = match fields {
         Ok(known) => (check(&known), Some(known)),
         Err(e) => {
             let w = format!("field names were not checked: {}", e.last_error_text());

@@ -2,7 +2,7 @@
 //! record: update, add, or an outcome without a write.
 
 use super::apply::{Hints, Retry, Write};
-use super::lookup::{guids_of_ids, lookup_many};
+use super::lookup::{guids_of_ids, lookup_many, Found};
 use super::send::not_before;
 use super::{Outcome, Record};
 use crate::batch;
@@ -14,9 +14,6 @@ use crate::sync::settle::{judge, wait_until, Verdict};
 use crate::sync::Upserted;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
-
-/// GUID → the IDs of the entities holding it.
-type Found = HashMap<String, Vec<i64>>;
 
 /// Attempts per lookup (they are safe to repeat).
 const LOOKUP_ATTEMPTS: u32 = 3;
@@ -149,16 +146,23 @@ impl Planner<'_> {
         Ok((found, rest))
     }
 
-    /// Looks the GUIDs of `records` up.
+    /// Looks the GUIDs of `records` up (those the job's first request looked up already are
+    /// taken from it).
     fn lookup_guids(&self, records: &[usize]) -> Result<Found, Error> {
         if records.is_empty() {
             return Ok(HashMap::new());
         }
         let guids: Vec<&String> = records.iter().map(|&i| &self.rec(i).guid).collect();
+        let (pre, guids): (Vec<&String>, Vec<&String>) = guids
+            .into_iter()
+            .partition(|g| self.hints.prefound.contains_key(*g));
         let (raw, plain): (Vec<&String>, Vec<&String>) =
             guids.into_iter().partition(|g| batch::is_reference(g));
         let plain: Vec<String> = plain.into_iter().cloned().collect();
         let mut found = retried(|| lookup_many(self.client, self.entity, self.field, &plain))?;
+        for g in pre {
+            found.insert(g.clone(), self.hints.prefound[g].clone());
+        }
         for g in raw {
             let ids = retried(|| find_by_guid(self.client, self.entity, g))?;
             found.insert(g.clone(), ids);

@@ -2,7 +2,7 @@
 //! applies every outcome.
 
 use super::apply::{Hints, Ledger};
-use super::lookup::lookup_segments;
+use super::lookup::{lookup_segments, Found};
 use super::plan::Planner;
 use super::send::{send, Work};
 use super::{Msg, Record};
@@ -14,6 +14,12 @@ use crate::error::Error;
 use crate::sync::guid::Claim;
 use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
+
+/// The job's first lookup, sent together with the field list, and the claim it was made under.
+pub(super) struct Primed {
+    pub claim: Claim,
+    pub found: Found,
+}
 
 /// What one round needs.
 pub(super) struct Round<'a> {
@@ -30,7 +36,8 @@ impl Round<'_> {
     /// One round over `now` (no GUID twice). A pipeline: one thread looks the GUIDs up, 2,500
     /// (one request) at a time, and queues the writes; `workers` threads send them; this thread
     /// applies every outcome. Writing starts after the first lookup, so the portal's time on the
-    /// lookups overlaps the bucket's pacing instead of adding to it.
+    /// lookups overlaps the bucket's pacing instead of adding to it. `primed`: the job's first
+    /// lookup, made under a claim of these GUIDs that is still held.
     pub fn run(
         &self,
         mut now: Vec<usize>,
@@ -38,12 +45,16 @@ impl Round<'_> {
         again: &mut Vec<usize>,
         allowance: &mut Duration,
         progress: &mut dyn FnMut(&Ledger),
+        primed: Option<Primed>,
     ) -> Result<(), Error> {
-        let guids = now
-            .iter()
-            .filter_map(|i| self.parsed[*i].as_ref().map(|r| &r.guid));
-        let _claim = Claim::take(self.client, self.entity, guids)?;
-        let hints = ledger.hints(&now);
+        let mut hints = ledger.hints(&now);
+        let _claim = match primed {
+            Some(p) => {
+                hints.prefound = p.found;
+                p.claim
+            }
+            None => self.claim(&now)?,
+        };
         // Records whose writes may still be running go last, so the others need not wait.
         let settles = |i: &usize| {
             let g = self.parsed[*i].as_ref().map(|r| &r.guid);
@@ -88,6 +99,14 @@ impl Round<'_> {
             }
         });
         Ok(())
+    }
+
+    /// Claims the GUIDs of `records` (see [`Claim::take`]).
+    pub fn claim(&self, records: &[usize]) -> Result<Claim, Error> {
+        let guids = records
+            .iter()
+            .filter_map(|i| self.parsed[*i].as_ref().map(|r| &r.guid));
+        Claim::take(self.client, self.entity, guids)
     }
 
     /// The lookup thread: plans each segment and queues its writes.
