@@ -395,27 +395,30 @@ fn a_lookup_that_keeps_failing_fails_only_its_segment() {
     let emu = portal(limit);
     let proxy = Proxy::start(&emu);
     let c = client(&proxy.webhook_url(&emu), limit, json!({"max_retries": 0}));
-    // The first lookup (the first 250 GUIDs) is the only request until it is answered: every
+    // The first lookup (the first 100 GUIDs; the other 2,500 fill a request) is the only request until it is answered: every
     // attempt at it gets a broken answer: the job's first request (it carries the field list
     // too; its failure only sends the field list apart) and the round's three attempts.
     for _ in 0..4 {
         proxy.on("batch", ProxyAction::HalfBody);
     }
-    let recs = records(1000, "seg");
+    let recs = records(2600, "seg");
     let full = bulk(&c, &recs);
     let rows = full["result"].as_array().unwrap();
     assert_eq!(
         full["summary"],
-        json!({"created": 750, "updated": 0, "failed": 250, "unknown": 0}),
+        json!({"created": 2500, "updated": 0, "failed": 100, "unknown": 0}),
         "{}",
         full["summary"]
     );
     assert!(
-        rows[..250].iter().all(|r| code(r) == "INVALID_RESPONSE"),
+        rows[..100].iter().all(|r| code(r) == "INVALID_RESPONSE"),
         "{}",
         rows[0]
     );
-    assert_eq!(assert_truthful(&emu, rows, &names_of(&recs)), [750, 0, 250]);
+    assert_eq!(
+        assert_truthful(&emu, rows, &names_of(&recs)),
+        [2500, 0, 100]
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

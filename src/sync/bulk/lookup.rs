@@ -13,31 +13,29 @@ use std::collections::{HashMap, HashSet};
 const GUIDS_PER_LOOKUP: usize = 50;
 /// Rows per page of a legacy list method (fixed by Bitrix).
 const PAGE_SIZE: u64 = 50;
-/// GUIDs in a job's first segment at most (see [`lookup_segments`]): ten commands, so the first
-/// batch has room for others.
-pub(super) const FIRST_SEGMENT_MAX: usize = GUIDS_PER_LOOKUP * 10;
 
 /// GUID → the IDs of the entities holding it.
 pub(super) type Found = HashMap<String, Vec<i64>>;
 
-/// Splits the records into lookup segments: a small first one, so the writers start after a
-/// quick first answer, then one full request (2,500 GUIDs) each. The first takes the part that
-/// would not fill a request when that is small (up to 500), so the small first answer costs no
-/// extra request: 3,000 GUIDs are 500 + 2,500, two requests, not 250 + 2,500 + 250.
+/// Splits the records into lookup segments of one request (2,500 GUIDs) each, the first taking
+/// the part that does not fill one: as few requests as the GUIDs need, and the first answer, the
+/// one the writers wait for, is the smallest. 3,000 GUIDs are 500 + 2,500.
 pub(super) fn lookup_segments(records: &[usize]) -> Vec<&[usize]> {
-    let full = GUIDS_PER_LOOKUP * BATCH_LIMIT;
-    let remainder = records.len() % full;
-    let first = if remainder > 0 && remainder <= FIRST_SEGMENT_MAX {
-        remainder
-    } else {
-        GUIDS_PER_LOOKUP * 5
-    };
-    let first = first.min(records.len());
-    let (head, tail) = records.split_at(first);
+    let head = first_segment(records, 0);
     let mut out = vec![head];
-    out.extend(tail.chunks(GUIDS_PER_LOOKUP * BATCH_LIMIT));
+    out.extend(records[head.len()..].chunks(GUIDS_PER_LOOKUP * BATCH_LIMIT));
     out.retain(|s| !s.is_empty());
     out
+}
+
+/// The first segment of [`lookup_segments`], with `reserve` commands of its request kept for
+/// others: empty when the others would need a request of their own anyway (the GUIDs fill
+/// whole requests).
+pub(super) fn first_segment(records: &[usize], reserve: usize) -> &[usize] {
+    let full = GUIDS_PER_LOOKUP * BATCH_LIMIT;
+    let slots = records.len() + reserve * GUIDS_PER_LOOKUP;
+    let requests = slots.div_ceil(full).max(1);
+    &records[..records.len().saturating_sub(full * (requests - 1))]
 }
 
 /// Looks many GUIDs up: `@`-filtered list commands of 50 GUIDs, 50 commands per batch (2,500
@@ -52,9 +50,9 @@ pub(super) fn lookup_many(
     lookup_many_with(client, entity, field, guids, None).map(|(found, _)| found)
 }
 
-/// [`lookup_many`], with `extra` sent in the first batch (it must have room: at most
-/// [`FIRST_SEGMENT_MAX`] GUIDs go in the first batch of a job); returns `extra`'s own result or
-/// error beside the lookup's, or `None` when nothing was sent (no GUIDs).
+/// [`lookup_many`], with `extra` sent in the first batch (which has room for it when the GUIDs
+/// are a [`first_segment`] with one command reserved); returns `extra`'s own result or error
+/// beside the lookup's, or `None` when nothing was sent (no GUIDs).
 pub(super) fn lookup_many_with(
     client: &Client,
     entity: Entity,
@@ -206,9 +204,21 @@ mod tests {
             lookup_segments(&v).iter().map(|s| s.len()).collect()
         };
         assert_eq!(sizes(3000), [500, 2500]);
-        assert_eq!(sizes(10_000), [250, 2500, 2500, 2500, 2250]);
+        assert_eq!(sizes(10_000), [2500, 2500, 2500, 2500]);
+        assert_eq!(sizes(1000), [1000]);
         assert_eq!(sizes(100), [100]);
-        assert_eq!(sizes(2500), [250, 2250]);
+        assert_eq!(sizes(2500), [2500]);
         assert!(sizes(0).is_empty());
+        // With a command kept for the field list: it rides along when there is room.
+        let first = |n: usize| -> usize {
+            let v: Vec<usize> = (0..n).collect();
+            first_segment(&v, 1).len()
+        };
+        assert_eq!(first(3000), 500);
+        assert_eq!(first(1000), 1000);
+        assert_eq!(first(2450), 2450);
+        // 50 commands and the field list need two requests whatever is done: it goes apart.
+        assert_eq!(first(2460), 0);
+        assert_eq!(first(10_000), 0);
     }
 }

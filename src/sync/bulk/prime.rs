@@ -2,7 +2,7 @@
 //! first lookup segment. Asked for apart it would cost a request of the bucket, half a second
 //! at the cloud's drain rate, before anything could be written.
 
-use super::lookup::{lookup_many_with, lookup_segments};
+use super::lookup::{first_segment, lookup_many_with};
 use super::round::Primed;
 use super::Record;
 use crate::batch::{self, Command};
@@ -13,8 +13,9 @@ use crate::sync::guid::Claim;
 use std::collections::HashSet;
 
 /// Claims the first round's GUIDs and looks its first segment up in one batch with the field
-/// list. `None` when the first segment has no GUID a batch may carry, or when that request
-/// failed: then the field list is asked for apart and the round looks its GUIDs up itself
+/// list. `None` when the first segment has no GUID a batch may carry (or is empty: the GUIDs
+/// fill whole requests, and the field list would need one of its own anyway), or when that
+/// request failed: then the field list is asked for apart and the round looks its GUIDs up itself
 /// (the claim is let go; the round takes its own).
 pub(super) fn prime(
     client: &Client,
@@ -31,9 +32,7 @@ pub(super) fn prime(
         .copied()
         .filter(|i| rec(i).is_some_and(|r| seen.insert(r.guid.clone())))
         .collect();
-    let Some(segment) = lookup_segments(&first).first().copied() else {
-        return Ok(None);
-    };
+    let segment = first_segment(&first, 1);
     // As the planner would look them up: by GUID in a batch, unless the record has a known ID or
     // a GUID a batch would rewrite.
     let guids: Vec<String> = segment

@@ -125,7 +125,15 @@ impl Round<'_> {
             parsed: self.parsed,
             hints,
         };
-        let segments = lookup_segments(now);
+        // The GUIDs the job's first request looked up make a segment of their own: it needs no
+        // request, so the writers start at once.
+        let (pre, rest): (Vec<usize>, Vec<usize>) = now.iter().partition(|&&i| {
+            let guid = self.parsed[i].as_ref().map(|r| &r.guid);
+            guid.is_some_and(|g| hints.prefound.contains_key(g))
+        });
+        let mut segments: Vec<&[usize]> = vec![&pre];
+        segments.extend(lookup_segments(&rest));
+        segments.retain(|s| !s.is_empty());
         for (n, segment) in segments.iter().enumerate() {
             if self.deadline.is_some_and(|d| Instant::now() >= d) {
                 // Past the job's deadline nothing new goes out; the rest come back unsent.
