@@ -1,7 +1,7 @@
 //! The portal's field lists, and the keys it would drop without a word: in the fields of a
 //! write, and in the filter of a list.
 
-use super::values::map_enumerations;
+use super::references::map_request;
 use super::{Entity, WriteRequest};
 use crate::client::Client;
 use crate::config::is_field_code;
@@ -156,8 +156,9 @@ pub fn dropped_keys(
     out
 }
 
-/// Checks a write against the portal's field list. Returns the warnings; in strict mode a
-/// dropped key is an error before anything is sent.
+/// Checks a write against the portal's field list and maps its values given by name or by
+/// user GUID (see `references`). Returns the warnings and the mapped request; in strict mode a
+/// dropped key or a value no item holds is an error before anything is sent.
 pub(super) fn check_fields(
     client: &Client,
     entity: Entity,
@@ -169,7 +170,9 @@ pub(super) fn check_fields(
         Err(e) if client.config().strict_fields => return Err(e),
         Err(e) => {
             let w = format!("field names were not checked: {}", e.last_error_text());
-            return Ok((vec![w], None));
+            // Users given by GUID are still resolved: such a value cannot go as it is.
+            let (notes, mapped) = map_request(client, &Map::new(), req)?;
+            return Ok((std::iter::once(w).chain(notes).collect(), mapped));
         }
     };
     let strict = client.config().strict_fields;
@@ -178,20 +181,13 @@ pub(super) fn check_fields(
         return Err(Error::invalid_input("UNKNOWN_FIELDS", dropped.join("; "))
             .with_details(json!({ "fields": dropped })));
     }
-    let mut mapped = req.clone();
-    let problems = map_enumerations(&known, &mut mapped.fields);
-    if strict && !problems.is_empty() {
-        return Err(invalid_values(problems));
-    }
-    let changed = mapped.fields != req.fields;
-    let warnings = dropped
-        .into_iter()
-        .chain(problems)
-        .chain(req.import_warning());
-    Ok((warnings.collect(), changed.then_some(mapped)))
+    let (notes, mapped) = map_request(client, &known, req)?;
+    let warnings = dropped.into_iter().chain(notes).chain(req.import_warning());
+    Ok((warnings.collect(), mapped))
 }
 
-/// List-field values the field's items do not hold, under `strict_fields`.
+/// Values the field's items or list do not hold (or a user GUID no user holds), under
+/// `strict_fields`.
 pub fn invalid_values(problems: Vec<String>) -> Error {
     Error::invalid_input("INVALID_VALUE", problems.join("; "))
         .with_details(json!({ "values": problems }))

@@ -4,10 +4,14 @@
 //!   mean;
 //! - [`fields`]: the portal's field lists, and the keys (of fields and of filters) it would drop
 //!   without a word;
-//! - [`user`]: finding a user by GUID.
+//! - [`values`], [`statuses`], [`references`]: values given by name (list items, reference
+//!   lists such as TYPE_ID) or by 1C GUID (users), mapped before a write;
+//! - [`user`]: finding users by GUID.
 
 mod fields;
+mod references;
 mod request;
+mod statuses;
 mod user;
 mod values;
 
@@ -15,8 +19,9 @@ pub use fields::{
     cached_field_list, dropped_keys, field_list, filter_keys, invalid_values, list_fields,
     remember_field_list, split_operator, FieldMap, WriteKind,
 };
+pub use references::{map_references, Mapped, USER_GUID_KEY};
 pub use request::{WriteRequest, MULTI_FIELDS};
-pub use user::user_by_guid;
+pub use user::{user_by_guid, user_ids_by_guids};
 pub use values::map_enumerations;
 
 use crate::client::{Client, Repeat, Response};

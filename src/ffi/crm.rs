@@ -51,7 +51,14 @@ unsafe fn by_id(
 /// fields DATE_CREATE, DATE_MODIFY, CREATED_BY_ID, MODIFY_BY_ID are writable and not reported.
 /// A list (enumeration) field may be given by its item's name: it is sent as the item's ID; a
 /// value the field's items do not hold is named in `warnings` (`INVALID_VALUE` with
-/// `strict_fields`, nothing sent).
+/// `strict_fields`, nothing sent). A reference-list field (`crm_status`: TYPE_ID, SOURCE_ID,
+/// COMPANY_TYPE...) may be given by its item's name (`"TYPE_ID": "Դիմորդ"` → `"UC_DIUN9M"`, from
+/// `crm.status.list`, cached 10 min, fetched only when such a field holds a value); a value
+/// that is neither a STATUS_ID nor a name is named in `warnings` likewise (`INVALID_VALUE`
+/// with `strict_fields`). A user field may be given by the user's 1C GUID,
+/// `"ASSIGNED_BY_ID": {"guid": "…"}`, looked up (one `user.get`) before anything is sent: no
+/// such user is a warning and the field is left out (`INVALID_VALUE` with `strict_fields`),
+/// several are `conflict`/`AMBIGUOUS_GUID` with `details.ids`, nothing sent.
 /// `result` is the new ID (a number). Never re-sent once it may have run:
 /// a lost, late, 5xx or garbled answer, or one without a positive ID, gives `OUTCOME_UNKNOWN`.
 /// Free with `b24_string_free`.

@@ -187,6 +187,9 @@ unsafe fn bulk_with(
 /// it frees up, within `bulk_deadline_secs`; records left past it are `TIME_LIMITED` (not
 /// written). An `ID` among a record's fields is the Bitrix ID of its last sync: confirmed by ID
 /// instead of a GUID lookup, and the GUID lookup is used if it is gone or holds another GUID.
+/// Values given by name or by user GUID are mapped as for `b24_create_contact`, with one
+/// `crm.status.list` per list type and one batch of `user.get` for the job's distinct user
+/// GUIDs; a record whose value fails (strict) or whose user GUID several users hold fails alone.
 /// `progress` may be NULL. Files by path are not supported here. Free with `b24_string_free`.
 ///
 /// # Safety

@@ -167,6 +167,14 @@ int main(int argc, char **argv) {
     expect(b24_get_contact(client, contact), "\"NAME\":\"Անուն\"", "b24_get_contact round-trips Armenian");
     expect(b24_update_contact(client, contact, "{\"LAST_NAME\":\"Ազգանուն\"}"), "\"result\":true", "b24_update_contact");
     expect(b24_get_contact(client, contact), "\"LAST_NAME\":\"Ազգանուն\"", "update visible");
+    /* A contact type by its name, the responsible user by 1C GUID: both mapped before the write. */
+    char by_name[256];
+    snprintf(by_name, sizeof by_name,
+             "{\"TYPE_ID\":\"Դիմորդ\",\"ASSIGNED_BY_ID\":{\"guid\":\"%s\"}}", argv[2]);
+    expect(b24_update_contact(client, contact, by_name), "\"result\":true", "TYPE_ID by name, user by GUID");
+    expect(b24_get_contact(client, contact), "\"TYPE_ID\":\"UC_DIUN9M\"", "the name went as its STATUS_ID");
+    expect(b24_update_contact(client, contact, "{\"ASSIGNED_BY_ID\":{\"guid\":\"no-such-guid\"}}"),
+           "no user has the 1C GUID", "an unknown user GUID is a warning");
     expect(b24_get_company(client, company), "\"TITLE\":\"Կազմակերպություն\"", "b24_get_company");
     expect(b24_update_company(client, company, "{\"fields\":{\"TITLE\":\"Новое\"}}"), "\"result\":true", "b24_update_company");
 

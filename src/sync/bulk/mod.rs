@@ -127,10 +127,8 @@ pub fn bulk_upsert(
         },
     };
     let (mut warnings, known) = check_fields(client, fields, &union)?;
-    if let Some(known) = known {
-        let strict = client.config().strict_fields;
-        warnings.extend(map_values(&known, strict, &mut parsed, &mut results));
-    }
+    let known = known.unwrap_or_default();
+    warnings.extend(map_values(client, &known, &mut parsed, &mut results));
     let guids = parsed.iter().map(|r| r.as_ref().map(|r| r.guid.clone()));
     let mut ledger = Ledger::new(results, guids.collect());
     let mut report = |l: &Ledger, waiting: Option<Waiting>| {
@@ -312,33 +310,39 @@ fn parse_records(
 
 /// Field names are checked once for the union of all keys (as adds: whether a record is an
 /// update is known only after its lookup); an import record's keys are checked as an import add.
-/// Sends list-field labels as their item IDs, record by record (see [`crm::map_enumerations`]).
-/// A value the items do not hold is a warning (each problem once, at most
-/// [`MAX_VALUE_WARNINGS`]), or under `strict_fields` that record's `INVALID_VALUE` error: the
-/// others go on.
+/// Maps the values given by name or by user GUID, record by record (see
+/// [`crm::map_references`]: one status fetch per list type and one batch of user lookups for
+/// the whole job). A problem is a warning (each once, at most [`MAX_VALUE_WARNINGS`]), or under
+/// `strict_fields` that record's `INVALID_VALUE` error; a user GUID several users hold fails
+/// only its record too. The others go on.
 fn map_values(
+    client: &Client,
     known: &Map<String, Value>,
-    strict: bool,
     parsed: &mut [Option<Record>],
     results: &mut Results,
 ) -> Vec<String> {
-    let mut warnings: Vec<String> = Vec::new();
-    for (i, slot) in parsed.iter_mut().enumerate() {
-        let Some(rec) = slot else { continue };
-        let problems = crm::map_enumerations(known, &mut rec.req.fields);
-        if problems.is_empty() {
-            continue;
-        }
-        if strict {
-            results[i] = Some((Some(rec.guid.clone()), Err(crm::invalid_values(problems))));
-            *slot = None;
-            continue;
-        }
-        for p in problems {
-            if warnings.len() < MAX_VALUE_WARNINGS && !warnings.contains(&p) {
-                warnings.push(p);
+    let strict = client.config().strict_fields;
+    let (at, mut fields): (Vec<usize>, Vec<&mut Map<String, Value>>) = parsed
+        .iter_mut()
+        .enumerate()
+        .filter_map(|(i, slot)| slot.as_mut().map(|r| (i, &mut r.req.fields)))
+        .unzip();
+    let (outcomes, mut warnings) = crm::map_references(client, known, &mut fields);
+    for (i, outcome) in at.into_iter().zip(outcomes) {
+        let failed = match outcome {
+            Ok(problems) if strict && !problems.is_empty() => crm::invalid_values(problems),
+            Ok(problems) => {
+                for p in problems {
+                    if warnings.len() < MAX_VALUE_WARNINGS && !warnings.contains(&p) {
+                        warnings.push(p);
+                    }
+                }
+                continue;
             }
-        }
+            Err(e) => e,
+        };
+        let guid = parsed[i].take().map(|r| r.guid);
+        results[i] = Some((guid, Err(failed)));
     }
     warnings
 }

@@ -456,6 +456,12 @@ impl Emulator {
         lock(&self.shared.store).add_user(&user)
     }
 
+    /// Add a row to a CRM reference list (`crm.status.list`), e.g. a portal's own contact
+    /// type: `add_status("CONTACT_TYPE", "UC_ABC123", "Name")`.
+    pub fn add_status(&self, entity_id: &str, status_id: &str, name: &str) {
+        lock(&self.shared.store).add_status(entity_id, status_id, name)
+    }
+
     /// What `crm.X.get` would return, read directly (no HTTP, no limits), plus the entity's
     /// full link set (`COMPANY_IDS` of a contact, `CONTACT_ID` of a company) for inspection.
     pub fn entity(&self, kind: EntityKind, id: u64) -> Option<serde_json::Value> {

@@ -11,12 +11,14 @@ mod multi;
 mod predicate;
 mod read;
 mod schema;
+mod statuses;
 mod values;
 mod write;
 
 pub use company_fields::company_schema;
 pub use contact_fields::contact_schema;
 pub use schema::Schema;
+pub use statuses::StatusRow;
 
 use crate::api::ApiError;
 use crate::php;
@@ -64,6 +66,8 @@ pub struct Store {
     /// Known user fields (`UF_USR_*`); others are unknown filter keys.
     pub user_ufs: BTreeSet<String>,
     pub webhook_user: String,
+    /// `b_crm_status`: the rows `crm.status.list` answers.
+    pub statuses: Vec<StatusRow>,
 }
 
 fn ki(kind: EntityKind) -> usize {
@@ -137,6 +141,7 @@ impl Store {
             next_user: 1,
             user_ufs: BTreeSet::new(),
             webhook_user: webhook_user.to_string(),
+            statuses: statuses::default_statuses(),
         };
         s.user_ufs.insert("UF_USR_1722587885970".into());
         s
