@@ -130,7 +130,21 @@ fn tail(s: &str, n: usize) -> String {
 pub(crate) fn rust_child(s: &Setup, mode: &str, args: &[String]) -> Command {
     let mut c = Command::new(&s.exe);
     c.args(["child", mode]).arg(&s.lib).args(args);
+    c.env("TMPDIR", fresh_temp_dir());
     c
+}
+
+/// A new, empty temp directory for one client run. The library keeps its host-wide bucket file
+/// there: a run must not inherit the previous run's bucket level, since the emulator empties
+/// its bucket between runs (a portal's drains in its own time). Processes meant to share a
+/// bucket are given one directory (`limits/hosts.rs`).
+pub(crate) fn fresh_temp_dir() -> std::path::PathBuf {
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("b24-bench-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a temp directory for a bench run");
+    dir
 }
 
 pub(crate) fn python_script(s: &Setup, script: &str, args: &[String]) -> Option<Command> {

@@ -6,7 +6,7 @@
 use super::{
     bucket_earliest, lib_args, measure_with, Scenario, BATCH, CLOUD_BURST, CLOUD_RATE, LOOKUP,
 };
-use crate::run::{env_num, python_script, run_json, rust_child, u, Emu, Setup};
+use crate::run::{env_num, fresh_temp_dir, python_script, run_json, rust_child, u, Emu, Setup};
 use serde_json::{json, Map, Value};
 use std::process::Command;
 
@@ -56,10 +56,14 @@ pub(super) fn scenario(s: &Setup) -> Scenario {
     let requests = per_process * procs as f64;
     // Loopback: no round trip to speak of.
     let earliest = bucket_earliest(requests, CLOUD_BURST, CLOUD_RATE, 0.0);
+    // One temp directory for all: the processes of one host share its bucket file.
+    let tmp = fresh_temp_dir();
     let lib: Vec<Command> = (0..procs)
         .map(|k| {
             let args = lib_args(&hook, n, &format!("mp-{k}"), CLOUD_BURST, CLOUD_RATE);
-            rust_child(s, "bulk", &args)
+            let mut c = rust_child(s, "bulk", &args);
+            c.env("TMPDIR", &tmp);
+            c
         })
         .collect();
     let fb: Option<Vec<Command>> = (0..procs)
