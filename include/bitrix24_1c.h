@@ -203,7 +203,9 @@ char *b24_create_contact(const B24Client *client, const char *fields_json);
 /*
  Updates contact `id` (> 0; else `invalid_input`). `fields_json` as for
  `b24_create_contact`; in PHONE/EMAIL items, an `ID` changes that item, no `ID` adds one, an
- `ID` with empty `VALUE` deletes it. `result` is `true`. Free with `b24_string_free`.
+ `ID` with empty `VALUE` deletes it; or `{"fields": {...}, "exact": ["PHONE", ...]}` makes the
+ named multi-fields exactly the given lists (one `get` first; an empty list deletes only with
+ `"exact_clears": true`). `result` is `true`. Free with `b24_string_free`.
 
  # Safety
  As `b24_call`.
@@ -287,7 +289,9 @@ char *b24_company_fields(const B24Client *client);
  GUIDs differing only in case or surrounding spaces are one contact. Finds the contact by that
  GUID, updates it if found, adds it if not. `"create_only": ["ASSIGNED_BY_ID", ...]` beside
  `"fields"` names keys sent only when the contact is added (an update leaves them as they are
- in Bitrix24). An `ID` among the fields is the Bitrix ID of the last sync: that contact is read
+ in Bitrix24). `"exact": ["PHONE", "EMAIL"]` makes those multi-fields hold exactly the given
+ lists (items holding a wanted value are kept; phones compared by digits); an empty list
+ deletes only with `"exact_clears": true`. An `ID` among the fields is the Bitrix ID of the last sync: that contact is read
  by ID and updated if it still carries the GUID, without a GUID lookup. `result` is `{"id": N, "created": bool}`.
  Idempotent: the same upsert twice gives one contact; concurrent upserts of one GUID in this
  process are serialised; an add whose answer was lost is resolved by looking the GUID up
@@ -331,8 +335,10 @@ char *b24_set_company_multifield(const B24Client *client, int64_t id, const char
 
 /*
  Upserts many contacts by 1C GUID. `records_json` is a JSON array of field objects (or
- `{"fields","params","create_only"}` objects), each carrying its GUID, or
- `{"records": [...], "create_only": [keys]}` to name create-only keys for every record. GUIDs are looked up with few
+ `{"fields","params","create_only","exact","exact_clears"}` objects), each carrying its GUID,
+ or `{"records": [...], "create_only": [keys], "exact": [multi-fields], "exact_clears": bool}`
+ to give those for every record. Exact multi-fields of updates are resolved against the
+ current items, read in batched `@ID` lists (not a get per record). GUIDs are looked up with few
  requests, writes go 50 per `batch` request with several requests in flight, all paced by the
  portal's shared bucket. `result` has one entry per record, in input order:
  `{"guid","id","created"}` or `{"guid","error":{...}}`; `summary` is

@@ -409,34 +409,49 @@ pub fn set_multifield(
     )
 }
 
-/// The records of a bulk upsert: a JSON array, or `{"records": [...], "create_only": [keys]}`,
-/// whose `create_only` applies to every record that does not give its own.
+/// Options that the records object of a bulk upsert may give once for every record (a record
+/// that gives its own keeps it).
+const SHARED_RECORD_KEYS: [&str; 3] = ["create_only", "exact", "exact_clears"];
+
+/// The records of a bulk upsert: a JSON array, or `{"records": [...], "create_only": [keys],
+/// "exact": [multi-fields], "exact_clears": bool}`, whose options apply to every record that
+/// does not give its own.
 fn bulk_records(text: &str) -> Result<Vec<Value>, Error> {
     let not_records = || {
         Error::invalid_input(
             "INVALID_RECORDS",
-            "records must be a JSON array, or {\"records\": [...], \"create_only\": [...]}",
+            "records must be a JSON array, or {\"records\": [...], \"create_only\": [...], \"exact\": [...], \"exact_clears\": bool}",
         )
     };
-    let (records, create_only) = match parse_json("records", text)? {
+    let mut o = match parse_json("records", text)? {
         Value::Array(a) => return Ok(a),
-        Value::Object(mut o) => match (o.remove("records"), o.remove("create_only")) {
-            (Some(Value::Array(a)), c) if o.is_empty() => (a, c),
-            _ => return Err(not_records()),
-        },
+        Value::Object(o) => o,
         _ => return Err(not_records()),
     };
-    let Some(keys) = create_only else {
-        return Ok(records);
+    let Some(Value::Array(records)) = o.remove("records") else {
+        return Err(not_records());
     };
+    let shared: Map<String, Value> = SHARED_RECORD_KEYS
+        .iter()
+        .filter_map(|k| o.remove(*k).map(|v| (k.to_string(), v)))
+        .collect();
+    if !o.is_empty() {
+        return Err(not_records());
+    }
+    if shared.is_empty() {
+        return Ok(records);
+    }
     Ok(records
         .into_iter()
-        .map(|r| match r {
-            Value::Object(mut o) if o.contains_key("fields") => {
-                o.entry("create_only").or_insert_with(|| keys.clone());
-                Value::Object(o)
+        .map(|r| {
+            let mut o = match r {
+                Value::Object(o) if o.contains_key("fields") => o,
+                fields => Map::from_iter([("fields".to_string(), fields)]),
+            };
+            for (k, v) in &shared {
+                o.entry(k.clone()).or_insert_with(|| v.clone());
             }
-            fields => json!({"fields": fields, "create_only": keys}),
+            Value::Object(o)
         })
         .collect())
 }

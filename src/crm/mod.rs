@@ -9,6 +9,7 @@
 //! - [`user`]: finding users by GUID.
 
 mod fields;
+pub mod multi;
 mod references;
 mod request;
 mod statuses;
@@ -19,8 +20,9 @@ pub use fields::{
     cached_field_list, dropped_keys, field_list, filter_keys, invalid_values, list_fields,
     remember_field_list, split_operator, FieldMap, WriteKind,
 };
+pub use multi::MULTI_FIELDS;
 pub use references::{map_references, Mapped, USER_GUID_KEY};
-pub use request::{WriteRequest, MULTI_FIELDS};
+pub use request::WriteRequest;
 pub use user::{user_by_guid, user_ids_by_guids};
 pub use values::map_enumerations;
 
@@ -74,7 +76,7 @@ pub fn create(
         import: req.is_import(),
     };
     let (warnings, mapped) = check_fields(client, entity, req, kind)?;
-    let req = mapped.as_ref().unwrap_or(req);
+    let req = mapped.as_ref().unwrap_or(req).resolve_exact(None);
     let resp = client.call_body(&entity.method("add"), req.to_body(None)?, Repeat::Unsafe)?;
     let id: Option<i64> = match serde_json::from_str::<Value>(resp.result.get()) {
         Ok(Value::Number(n)) => n.as_i64(),
@@ -119,6 +121,12 @@ pub fn update(
     check_id(id)?;
     let (warnings, mapped) = check_fields(client, entity, req, WriteKind::Update)?;
     let req = mapped.as_ref().unwrap_or(req);
+    // Exact multi-fields need the items as they are now (one get).
+    let resolved = match req.exact.is_empty() {
+        true => None,
+        false => Some(req.resolve_exact(Some(&by_id(client, entity, "get", id)?.value()?))),
+    };
+    let req = resolved.as_ref().unwrap_or(req);
     let resp = client.call_body(
         &entity.method("update"),
         req.to_body(Some(id))?,

@@ -1,12 +1,10 @@
 //! A write request: the caller's fields and params, link aliases mapped, `null` made explicit.
 
+use super::multi::{exact_values, multi_field_name, wanted_items, ExactField, MULTI_FIELDS};
 use super::Entity;
 use crate::error::Error;
 use crate::files::{self, FileRef};
 use serde_json::{json, Map, Value};
-
-/// The multi-fields whose items carry IDs.
-pub const MULTI_FIELDS: [&str; 5] = ["PHONE", "EMAIL", "WEB", "IM", "LINK"];
 
 /// A write request split into Bitrix's `fields` and `params`, with the library's warnings.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +18,12 @@ pub struct WriteRequest {
     /// Keys sent only when the record is added, never on an update (`"create_only"` beside
     /// `"fields"`): a responsible person set at creation, say, that managers may change later.
     pub create_only: Vec<String>,
+    /// Multi-fields made exactly their given lists (`"exact": ["PHONE", ...]` beside
+    /// `"fields"`), taken out of `fields`: sent only through [`WriteRequest::resolve_exact`].
+    pub exact: Vec<ExactField>,
+    /// An exact field given an empty list deletes every item (`"exact_clears": true`); by
+    /// default it is left as it is.
+    pub exact_clears: bool,
 }
 
 impl WriteRequest {
@@ -32,14 +36,27 @@ impl WriteRequest {
                 "fields must be a JSON object",
             ));
         };
-        let (fields, params, create_only) = match obj.remove("fields") {
+        let mut exact_names = Vec::new();
+        let mut exact_clears = false;
+        let (mut fields, params, create_only) = match obj.remove("fields") {
             Some(Value::Object(f)) => {
                 let params = obj.remove("params");
                 let create_only = create_only_keys(entity, obj.remove("create_only"))?;
+                exact_names = exact_keys(obj.remove("exact"))?;
+                exact_clears = match obj.remove("exact_clears") {
+                    None | Some(Value::Null) => false,
+                    Some(Value::Bool(b)) => b,
+                    Some(_) => {
+                        return Err(Error::invalid_input(
+                            "INVALID_FIELDS",
+                            "\"exact_clears\" must be true or false",
+                        ))
+                    }
+                };
                 if let Some(k) = obj.keys().next() {
                     return Err(Error::invalid_input(
                         "INVALID_FIELDS",
-                        format!("unexpected key {k:?} next to \"fields\" (only \"fields\", \"params\" and \"create_only\" are allowed there)"),
+                        format!("unexpected key {k:?} next to \"fields\" (only \"fields\", \"params\", \"create_only\", \"exact\" and \"exact_clears\" are allowed there)"),
                     ));
                 }
                 if params.as_ref().is_some_and(|p| !p.is_object()) {
@@ -58,6 +75,12 @@ impl WriteRequest {
             }
             None => (obj, None, Vec::new()),
         };
+        let mut exact = Vec::with_capacity(exact_names.len());
+        for name in exact_names {
+            let given = fields.remove(&name).unwrap_or(Value::Null);
+            let wanted = wanted_items(&name, &given)?;
+            exact.push(ExactField { name, wanted });
+        }
         let (alias, real) = entity.link_alias();
         let mut out = Map::with_capacity(fields.len());
         for (k, v) in fields {
@@ -82,7 +105,19 @@ impl WriteRequest {
             params,
             files,
             create_only,
+            exact,
+            exact_clears,
         })
+    }
+
+    /// The request to send, its exact fields resolved against the entity as it is now
+    /// (`current`, from a `get` or a list that selected them; `None` for an add).
+    pub fn resolve_exact(&self, current: Option<&Value>) -> WriteRequest {
+        let mut out = self.clone();
+        out.fields
+            .extend(exact_values(&self.exact, self.exact_clears, current));
+        out.exact.clear();
+        out
     }
 
     /// Takes the `ID` key out of the fields: in an upsert it is the Bitrix ID the record had at
@@ -128,6 +163,28 @@ impl WriteRequest {
         }
         Value::Object(p)
     }
+}
+
+/// The `"exact"` list: multi-field names, upper-cased, each once.
+fn exact_keys(v: Option<Value>) -> Result<Vec<String>, Error> {
+    let items = match v {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(a)) if a.len() <= 16 => a,
+        Some(_) => {
+            return Err(Error::invalid_input(
+                "INVALID_FIELDS",
+                "\"exact\" must be a list of multi-field names (PHONE, EMAIL, WEB, IM, LINK)",
+            ))
+        }
+    };
+    let mut out: Vec<String> = Vec::new();
+    for k in items {
+        let name = multi_field_name(k.as_str().unwrap_or(""))?;
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    Ok(out)
 }
 
 /// The `"create_only"` list: field codes (the spec's link aliases mapped like the fields).

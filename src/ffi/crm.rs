@@ -75,7 +75,9 @@ pub unsafe extern "C" fn b24_create_contact(
 
 /// Updates contact `id` (> 0; else `invalid_input`). `fields_json` as for
 /// `b24_create_contact`; in PHONE/EMAIL items, an `ID` changes that item, no `ID` adds one, an
-/// `ID` with empty `VALUE` deletes it. `result` is `true`. Free with `b24_string_free`.
+/// `ID` with empty `VALUE` deletes it; or `{"fields": {...}, "exact": ["PHONE", ...]}` makes the
+/// named multi-fields exactly the given lists (one `get` first; an empty list deletes only with
+/// `"exact_clears": true`). `result` is `true`. Free with `b24_string_free`.
 ///
 /// # Safety
 /// As `b24_call`.

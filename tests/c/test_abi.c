@@ -175,6 +175,14 @@ int main(int argc, char **argv) {
     expect(b24_get_contact(client, contact), "\"TYPE_ID\":\"UC_DIUN9M\"", "the name went as its STATUS_ID");
     expect(b24_update_contact(client, contact, "{\"ASSIGNED_BY_ID\":{\"guid\":\"no-such-guid\"}}"),
            "no user has the 1C GUID", "an unknown user GUID is a warning");
+    /* Phones exactly as 1C has them: the formatted one the portal holds is the same number. */
+    expect(b24_update_contact(client, contact,
+                              "{\"fields\":{\"PHONE\":[\"+37499111111\"]},\"exact\":[\"PHONE\"]}"),
+           "\"result\":true", "exact PHONE");
+    expect(b24_update_contact(client, contact,
+                              "{\"fields\":{\"PHONE\":[\"+374 99 111111\"]},\"exact\":[\"PHONE\"]}"),
+           "\"result\":true", "exact PHONE again");
+    expect(b24_get_contact(client, contact), "\"PHONE\":[{\"ID\"", "exact PHONE kept one item");
     expect(b24_get_company(client, company), "\"TITLE\":\"Կազմակերպություն\"", "b24_get_company");
     expect(b24_update_company(client, company, "{\"fields\":{\"TITLE\":\"Новое\"}}"), "\"result\":true", "b24_update_company");
 

@@ -2,12 +2,14 @@
 
 use super::lookup::Found;
 use super::{Outcome, Results};
+use crate::crm::WriteRequest;
 use crate::error::{Error, ErrorKind};
 use crate::sync::guid::id_of;
 use crate::sync::settle::outcome_unknown;
 use crate::sync::Upserted;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// One planned write: an add (`update_id` None) or an update of one record.
@@ -15,6 +17,9 @@ use std::time::Instant;
 pub(super) struct Write {
     pub index: usize,
     pub update_id: Option<i64>,
+    /// The request to send when it differs from the record's: an update's exact multi-fields
+    /// resolved against the entity's current items (see `exact.rs`).
+    pub resolved: Option<Arc<WriteRequest>>,
 }
 
 /// What became of one write.

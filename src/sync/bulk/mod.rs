@@ -6,6 +6,7 @@
 //! running (see `settle`); a value the portal would rewrite inside a batch goes as a JSON call.
 
 mod apply;
+mod exact;
 mod lookup;
 mod plan;
 mod prime;

@@ -2,6 +2,7 @@
 //! record: update, add, or an outcome without a write.
 
 use super::apply::{Hints, Retry, Write};
+use super::exact;
 use super::lookup::{guids_of_ids, lookup_many, Found};
 use super::send::not_before;
 use super::{Outcome, Record};
@@ -43,7 +44,7 @@ pub(super) struct Planner<'a> {
 }
 
 impl Planner<'_> {
-    fn rec(&self, i: usize) -> &Record {
+    pub(super) fn rec(&self, i: usize) -> &Record {
         self.parsed[i]
             .as_ref()
             .expect("only parsed records are planned")
@@ -79,6 +80,7 @@ impl Planner<'_> {
                 .unwrap_or(&[]);
             self.decide(i, ids, &mut plan);
         }
+        exact::resolve(self, &mut plan);
         Ok(plan)
     }
 
@@ -196,6 +198,7 @@ impl Planner<'_> {
         let w = Write {
             index: i,
             update_id,
+            resolved: None,
         };
         if rec.json_only {
             plan.single.push(w);
@@ -207,7 +210,7 @@ impl Planner<'_> {
 
 /// Runs a lookup up to [`LOOKUP_ATTEMPTS`] times, pausing briefly between attempts; an error the
 /// portal would repeat (access, a field it ignores) is returned at once.
-fn retried<T>(mut f: impl FnMut() -> Result<T, Error>) -> Result<T, Error> {
+pub(super) fn retried<T>(mut f: impl FnMut() -> Result<T, Error>) -> Result<T, Error> {
     let mut attempt = 0;
     loop {
         match f() {

@@ -4,9 +4,10 @@ use super::apply::{Fate, Retry, Write};
 use super::Record;
 use crate::batch::{self, BatchOutcome, Command};
 use crate::client::{Client, Response};
-use crate::crm::Entity;
+use crate::crm::{Entity, WriteRequest};
 use crate::error::{Error, ErrorKind};
 use crate::sync::settle::{judge, settles_for, Verdict};
+use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
 /// A unit of work for a writer thread.
@@ -33,12 +34,8 @@ pub(super) fn send(
             writes.into_iter().zip(fates).collect()
         }
         Work::Single(w) => {
-            let req = &parsed[w.index]
-                .as_ref()
-                .expect("planned records parsed")
-                .req;
             let m = method(entity, &w);
-            let r = client.call(&m, &req.to_params(w.update_id));
+            let r = client.call(&m, &request(parsed, &w).to_params(w.update_id));
             let fate = single_fate(client, &m, r);
             vec![(w, fate)]
         }
@@ -53,13 +50,27 @@ fn method(entity: Entity, w: &Write) -> String {
     })
 }
 
-fn command(entity: Entity, parsed: &[Option<Record>], w: &Write) -> Command {
+/// What a write sends: its resolved request, or the record's (exact fields as the add's lists).
+fn request<'a>(parsed: &'a [Option<Record>], w: &'a Write) -> Cow<'a, WriteRequest> {
+    if let Some(r) = &w.resolved {
+        return Cow::Borrowed(r);
+    }
     let req = &parsed[w.index]
         .as_ref()
         .expect("planned records parsed")
         .req;
+    // An update's exact fields are resolved when it is planned; an unresolved one sends none of
+    // them (they are not among the record's fields).
+    match req.exact.is_empty() || w.update_id.is_some() {
+        true => Cow::Borrowed(req),
+        false => Cow::Owned(req.resolve_exact(None)),
+    }
+}
+
+fn command(entity: Entity, parsed: &[Option<Record>], w: &Write) -> Command {
     let method = method(entity, w);
-    let text = format!("{method}?{}", batch::php_query(&req.to_params(w.update_id)));
+    let params = request(parsed, w).to_params(w.update_id);
+    let text = format!("{method}?{}", batch::php_query(&params));
     Command {
         name: format!("r{}", w.index),
         method,
