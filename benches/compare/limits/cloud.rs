@@ -65,6 +65,7 @@ pub(super) fn scenarios(s: &Setup) -> Vec<Scenario> {
             Some(rust_child(s, "bulk", &args)),
         ),
         // The same updates with the Bitrix IDs of the last sync: confirmed by ID, no GUID lookup.
+        // The child reads the IDs first (untimed), then waits for the bucket to drain.
         measure(
             &mut emu,
             "bitrix24-1c, all updates, known IDs",
