@@ -27,6 +27,7 @@ pub(super) enum M {
     UserGet,
     UserCurrent,
     Crm(EntityKind, CrmOp),
+    FindByComm,
 }
 
 /// Implemented methods by scope, in the order `CRestProvider::getDescription` builds them
@@ -55,6 +56,7 @@ const BY_SCOPE: &[(&str, &[&str])] = &[
             "crm.company.fields",
             "crm.company.userfield.list",
             "crm.company.contact.items.get",
+            "crm.duplicate.findbycomm",
         ],
     ),
     ("user", &["user.current", "user.get"]),
@@ -101,6 +103,7 @@ fn lookup(name: &str) -> Option<M> {
         "profile" => M::Profile,
         "user.get" => M::UserGet,
         "user.current" => M::UserCurrent,
+        "crm.duplicate.findbycomm" => M::FindByComm,
         _ => {
             let (kind, op) = if let Some(r) = name.strip_prefix("crm.contact.") {
                 (Contact, r)
@@ -136,7 +139,7 @@ fn has_scope(sh: &Shared, s: &str) -> bool {
 
 pub(super) fn scope_ok(sh: &Shared, m: M) -> bool {
     match m {
-        M::Crm(..) => has_scope(sh, "crm"),
+        M::Crm(..) | M::FindByComm => has_scope(sh, "crm"),
         M::UserGet | M::UserCurrent => {
             has_scope(sh, "user") || has_scope(sh, "user_basic") || has_scope(sh, "user_brief")
         }
@@ -190,6 +193,7 @@ pub(super) fn exec(
         M::Profile => lock(&sh.store).profile(),
         M::UserGet => lock(&sh.store).user_get(params, start, user_scope(sh)),
         M::UserCurrent => lock(&sh.store).user_current(user_scope(sh)),
+        M::FindByComm => lock(&sh.store).find_by_comm(params),
         M::Crm(kind, op) => {
             let mut st = lock(&sh.store);
             match op {
