@@ -3,6 +3,7 @@
 
 use super::apply::{Hints, Retry, Write};
 use super::lookup::{guids_of_ids, lookup_many, Found};
+use super::matching::{Matched, Matcher};
 use super::send::not_before;
 use super::{Outcome, Record};
 use crate::batch;
@@ -40,6 +41,8 @@ pub(super) struct Planner<'a> {
     pub field: &'a str,
     pub parsed: &'a [Option<Record>],
     pub hints: &'a Hints,
+    /// Match rules for records whose GUID is not found (see `matching`); `None`: no matching.
+    pub matcher: Option<&'a Matcher>,
 }
 
 impl Planner<'_> {
@@ -72,12 +75,13 @@ impl Planner<'_> {
                 return Ok(plan);
             }
         };
+        let mut matched = self.match_misses(&ready, &found);
         for i in ready {
             let ids = found
                 .get(&self.rec(i).guid)
                 .map(Vec::as_slice)
                 .unwrap_or(&[]);
-            self.decide(i, ids, &mut plan);
+            self.decide(i, ids, &mut plan, matched.remove(&i));
         }
         Ok(plan)
     }
@@ -170,14 +174,16 @@ impl Planner<'_> {
         Ok(found)
     }
 
-    fn decide(&self, i: usize, ids: &[i64], plan: &mut Plan) {
+    fn decide(&self, i: usize, ids: &[i64], plan: &mut Plan, matched: Option<Matched>) {
         let rec = self.rec(i);
+        let mut adopted = false;
         let update_id = match ids {
             [id] if self.hints.doubt_adds.contains(&i) => {
                 // An earlier add of this record lost its answer, and it did run.
                 let u = Upserted {
                     id: *id,
                     created: true,
+                    adopted: false,
                 };
                 return plan.decided.push((i, Ok(u)));
             }
@@ -186,7 +192,14 @@ impl Planner<'_> {
                 if self.hints.doubt_adds.contains(&i) {
                     plan.cleared.push(i);
                 }
-                None
+                match matched {
+                    Some(Matched::Adopt(id)) => {
+                        adopted = true;
+                        Some(id)
+                    }
+                    Some(Matched::Fail(e)) => return plan.decided.push((i, Err(e))),
+                    None => None,
+                }
             }
             many => {
                 let e = ambiguous(self.field, &rec.guid, many);
@@ -196,6 +209,7 @@ impl Planner<'_> {
         let w = Write {
             index: i,
             update_id,
+            adopted,
         };
         if rec.json_only {
             plan.single.push(w);
@@ -207,7 +221,7 @@ impl Planner<'_> {
 
 /// Runs a lookup up to [`LOOKUP_ATTEMPTS`] times, pausing briefly between attempts; an error the
 /// portal would repeat (access, a field it ignores) is returned at once.
-fn retried<T>(mut f: impl FnMut() -> Result<T, Error>) -> Result<T, Error> {
+pub(super) fn retried<T>(mut f: impl FnMut() -> Result<T, Error>) -> Result<T, Error> {
     let mut attempt = 0;
     loop {
         match f() {
