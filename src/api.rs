@@ -506,17 +506,16 @@ pub fn bulk_upsert(
         client,
         (|| -> Reply {
             let (records, matching) = bulk_records(client, entity, records_json)?;
-            let dry_run = matching.dry_run;
+            let (dry_run, matches) = (matching.dry_run, !matching.rules.is_empty());
             let options = BulkOptions {
                 concurrency: client.config().bulk_concurrency,
                 matching,
             };
             let (rows, warnings) = sync::bulk_upsert(client, entity, &records, options, progress)?;
             let count = |f: &dyn Fn(&Value) -> bool| rows.iter().filter(|r| f(r)).count();
-            let summary = match dry_run {
+            let mut summary = match dry_run {
                 true => dry_summary(&rows),
                 false => json!({
-                    "adopted": count(&|r| r["adopted"] == json!(true)),
                     "created": count(&|r| r["created"] == json!(true)),
                     "updated": count(&|r| r["created"] == json!(false)),
                     // A record whose write may have run is not "failed": it may be on the portal.
@@ -524,6 +523,10 @@ pub fn bulk_upsert(
                     "unknown": count(&|r| r["error"]["code"] == json!("OUTCOME_UNKNOWN")),
                 }),
             };
+            if matches && !dry_run {
+                // Among `updated`: the entities a match rule found and the GUID was written to.
+                summary["adopted"] = json!(count(&|r| r["adopted"] == json!(true)));
+            }
             let mut extra = Map::new();
             extra.insert("summary".into(), summary);
             Ok(Success {
