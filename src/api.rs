@@ -12,7 +12,7 @@ use crate::client::{deadline, Client, Response};
 use crate::config::Config;
 use crate::crm::{self, WriteRequest};
 use crate::error::{Error, ErrorKind};
-use crate::sync::{self, BulkOptions};
+use crate::sync::{self, BulkOptions, MatchOptions};
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
@@ -247,6 +247,32 @@ pub fn get_user_by_guid(client: &Client, guid: &str) -> Reply {
     )
 }
 
+/// The match options beside `"fields"` of an upsert body (`"match"`, `"dry_run"`); a bare fields
+/// object has none, so the client's default rules apply.
+fn upsert_options(
+    client: &Client,
+    entity: Entity,
+    body: &mut Value,
+) -> Result<MatchOptions, Error> {
+    let rules = client.config().match_rules.of(entity);
+    match body {
+        Value::Object(o) if o.contains_key("fields") => {
+            MatchOptions::take(o, guid_field_of(client, entity), rules)
+        }
+        _ => Ok(MatchOptions {
+            rules: rules.to_vec(),
+            dry_run: false,
+        }),
+    }
+}
+
+fn guid_field_of(client: &Client, entity: Entity) -> &str {
+    match entity {
+        Entity::Contact => &client.config().guid_fields.contact,
+        Entity::Company => &client.config().guid_fields.company,
+    }
+}
+
 fn write_request(entity: Entity, fields_json: &str) -> Result<WriteRequest, Error> {
     WriteRequest::parse(entity, parse_json("fields", fields_json)?)
 }
@@ -372,10 +398,23 @@ pub fn upsert(client: &Client, entity: Entity, fields_json: &str) -> Reply {
         client,
         (|| -> Reply {
             let _deadline = single_operation(client);
-            let req = write_request(entity, fields_json)?;
-            let (u, warnings) = sync::upsert(client, entity, &req)?;
+            let mut body = parse_json("fields", fields_json)?;
+            let options = upsert_options(client, entity, &mut body)?;
+            let req = WriteRequest::parse(entity, body)?;
+            if options.dry_run {
+                let plan = sync::plan_upsert(client, entity, &req, &options)?;
+                return Ok(Success {
+                    result: plan.into(),
+                    ..Success::default()
+                });
+            }
+            let (u, warnings) = sync::upsert_with(client, entity, &req, &options.rules)?;
+            let mut result = json!({"id": u.id, "created": u.created});
+            if u.adopted {
+                result["adopted"] = json!(true);
+            }
             Ok(Success {
-                result: json!({"id": u.id, "created": u.created}).into(),
+                result: result.into(),
                 warnings,
                 ..Success::default()
             })
@@ -414,20 +453,33 @@ pub fn set_multifield(
 const SHARED_RECORD_KEYS: [&str; 3] = ["create_only", "exact", "exact_clears"];
 
 /// The records of a bulk upsert: a JSON array, or `{"records": [...], "create_only": [keys],
-/// "exact": [multi-fields], "exact_clears": bool}`, whose options apply to every record that
-/// does not give its own.
-fn bulk_records(text: &str) -> Result<Vec<Value>, Error> {
+/// "exact": [multi-fields], "exact_clears": bool, "match": [rules], "dry_run": bool}`, whose
+/// record options apply to every record that does not give its own; and the match options (the
+/// client's default rules without `"match"`).
+fn bulk_records(
+    client: &Client,
+    entity: Entity,
+    text: &str,
+) -> Result<(Vec<Value>, MatchOptions), Error> {
     let not_records = || {
         Error::invalid_input(
             "INVALID_RECORDS",
-            "records must be a JSON array, or {\"records\": [...], \"create_only\": [...], \"exact\": [...], \"exact_clears\": bool}",
+            "records must be a JSON array, or {\"records\": [...], \"create_only\": [...], \"exact\": [...], \"exact_clears\": false, \"match\": [...], \"dry_run\": false}",
         )
     };
+    let rules = client.config().match_rules.of(entity);
     let mut o = match parse_json("records", text)? {
-        Value::Array(a) => return Ok(a),
+        Value::Array(a) => {
+            let default = MatchOptions {
+                rules: rules.to_vec(),
+                dry_run: false,
+            };
+            return Ok((a, default));
+        }
         Value::Object(o) => o,
         _ => return Err(not_records()),
     };
+    let options = MatchOptions::take(&mut o, guid_field_of(client, entity), rules)?;
     let Some(Value::Array(records)) = o.remove("records") else {
         return Err(not_records());
     };
@@ -439,9 +491,9 @@ fn bulk_records(text: &str) -> Result<Vec<Value>, Error> {
         return Err(not_records());
     }
     if shared.is_empty() {
-        return Ok(records);
+        return Ok((records, options));
     }
-    Ok(records
+    let records = records
         .into_iter()
         .map(|r| {
             let mut o = match r {
@@ -453,7 +505,8 @@ fn bulk_records(text: &str) -> Result<Vec<Value>, Error> {
             }
             Value::Object(o)
         })
-        .collect())
+        .collect();
+    Ok((records, options))
 }
 
 /// Upserts a JSON array of records by 1C GUID; `result` holds one entry per record in input
@@ -467,19 +520,28 @@ pub fn bulk_upsert(
     masked(
         client,
         (|| -> Reply {
-            let records = bulk_records(records_json)?;
+            let (records, matching) = bulk_records(client, entity, records_json)?;
+            let (dry_run, matches) = (matching.dry_run, !matching.rules.is_empty());
             let options = BulkOptions {
                 concurrency: client.config().bulk_concurrency,
+                matching,
             };
             let (rows, warnings) = sync::bulk_upsert(client, entity, &records, options, progress)?;
             let count = |f: &dyn Fn(&Value) -> bool| rows.iter().filter(|r| f(r)).count();
-            let summary = json!({
-                "created": count(&|r| r["created"] == json!(true)),
-                "updated": count(&|r| r["created"] == json!(false)),
-                // A record whose write may have run is not "failed": it may be on the portal.
-                "failed": count(&|r| r.get("error").is_some() && r["error"]["code"] != json!("OUTCOME_UNKNOWN")),
-                "unknown": count(&|r| r["error"]["code"] == json!("OUTCOME_UNKNOWN")),
-            });
+            let mut summary = match dry_run {
+                true => dry_summary(&rows),
+                false => json!({
+                    "created": count(&|r| r["created"] == json!(true)),
+                    "updated": count(&|r| r["created"] == json!(false)),
+                    // A record whose write may have run is not "failed": it may be on the portal.
+                    "failed": count(&|r| r.get("error").is_some() && r["error"]["code"] != json!("OUTCOME_UNKNOWN")),
+                    "unknown": count(&|r| r["error"]["code"] == json!("OUTCOME_UNKNOWN")),
+                }),
+            };
+            if matches && !dry_run {
+                // Among `updated`: the entities a match rule found and the GUID was written to.
+                summary["adopted"] = json!(count(&|r| r["adopted"] == json!(true)));
+            }
             let mut extra = Map::new();
             extra.insert("summary".into(), summary);
             Ok(Success {
@@ -490,6 +552,19 @@ pub fn bulk_upsert(
             })
         })(),
     )
+}
+
+/// The summary of a dry run: how many records would be created, updated, adopted, how many
+/// conflict, and how many failed (their lookup, or their input).
+fn dry_summary(rows: &[Value]) -> Value {
+    let count = |a: &str| rows.iter().filter(|r| r["action"] == json!(a)).count();
+    json!({
+        "create": count("create"),
+        "update": count("update"),
+        "adopt": count("adopt"),
+        "conflict": count("conflict"),
+        "failed": rows.iter().filter(|r| r.get("error").is_some()).count(),
+    })
 }
 
 /// Lists every row of a `*.list` method by ID cursor. Without `file_path`, `result` is the JSON

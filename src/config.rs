@@ -232,6 +232,8 @@ struct RawConfig {
     batch_target_secs: Option<f64>,
     #[serde(default)]
     share_across_processes: Option<bool>,
+    #[serde(default, rename = "match")]
+    match_rules: Option<serde_json::Value>,
 }
 
 /// A validated configuration.
@@ -289,6 +291,8 @@ pub struct Config {
     /// bucket. The state lives in files under the temp directory; a process that cannot use
     /// them paces and claims alone, never fails. `false`: shared by this process's clients only.
     pub share_across_processes: bool,
+    /// Default match rules per entity, used when an upsert's GUID is not found (`"match"`).
+    pub match_rules: crate::sync::MatchRules,
 }
 
 impl Config {
@@ -304,7 +308,8 @@ impl Config {
     /// `proxy`, `ca_cert_path`, `guid_fields` (`{"user","contact","company"}`), `strict_fields` (false),
     /// `bulk_concurrency` (4), `max_response_mb` (64), `deadline_secs` (3 × `timeout_secs` + `execution_limit_secs` + 1),
     /// `execution_limit_secs` (60), `operating_limit_secs` (480), `operating_window_secs` (600), `bulk_deadline_secs` (21600; 0:
-    /// none), `batch_target_secs` (20), `share_across_processes` (true).
+    /// none), `batch_target_secs` (20), `share_across_processes` (true), `match`
+    /// (`{"contact": [rules], "company": [rules]}`: default match rules, none by default).
     pub fn from_json(json: &str) -> Result<Config, Error> {
         let raw: RawConfig = serde_json::from_str(json).map_err(|e| {
             // serde's message may quote the input, which holds the secret: keep only the position.
@@ -396,7 +401,14 @@ impl Config {
                 "max_response_mb must be a number from 1 to 1024",
             ));
         }
+        let match_rules = match &raw.match_rules {
+            None | Some(serde_json::Value::Null) => crate::sync::MatchRules::default(),
+            Some(v) => {
+                crate::sync::MatchRules::parse(v, &guid_fields.contact, &guid_fields.company)?
+            }
+        };
         Ok(Config {
+            match_rules,
             webhook,
             connect_timeout: secs(raw.connect_timeout_secs, 10.0, "connect_timeout_secs")?,
             timeout,

@@ -16,7 +16,11 @@
 //! Knobs (environment): `B24_BENCH_CALLS` (5000), `B24_BENCH_RECORDS` (10000), `B24_BENCH_REPS`
 //! (3 repetitions of the per-call runs; the median is reported), `B24_BENCH_ADDIN` (1000
 //! objects), `B24_BENCH_PYTHON` (`python3`), `B24_BENCH_SKIP_PYTHON=1`, `B24_BENCH_ONLY` (a
-//! comma list of sections to run: `per_call,bulk,memory,answers,addin,limits`; default all).
+//! comma list of sections to run: `per_call,bulk,memory,answers,addin,limits,matching`; default all).
+//!
+//! 6. matching (`benches/compare/matching.rs`): the first sync against 2,000 hand-entered
+//!    contacts without a GUID, dry run then bulk upsert of 5,000 records with a match rule;
+//!    knobs `B24_BENCH_MATCH_RECORDS`, `B24_BENCH_MATCH_DUPS`.
 //!
 //! 5. limits (`benches/compare/limits.rs`): bulk upserts under the operating budget (time-scaled
 //!    ÷10, both batch billing models), under the cloud's bucket with 250 ms latency, and 10,000
@@ -31,6 +35,8 @@ mod client;
 mod emulator;
 #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
 mod limits;
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+mod matching;
 #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
 mod run;
 #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
@@ -57,6 +63,7 @@ fn main() {
                 "memory" => client::memory(rest),
                 "answer" => client::answer(rest),
                 "addin" => addin::run(rest),
+                "match" => matching::child(rest),
                 other => panic!("unknown child mode {other:?}"),
             };
             println!("{out}");

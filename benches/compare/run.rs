@@ -325,6 +325,7 @@ pub fn main() {
     let first_id = ids.split(',').next().unwrap_or("1").to_string();
     let answers = wanted("answers").then(|| answers(&s, &mut emu, &webhook, &first_id));
     let limits = wanted("limits").then(|| crate::limits::run(&s));
+    let matching = wanted("matching").then(|| crate::matching::run(&s));
     let addin = wanted("addin").then(|| {
         run_json(rust_child(
             &s,
@@ -364,6 +365,9 @@ pub fn main() {
     }
     if let Some(l) = limits {
         crate::limits::table(&mut rep, l);
+    }
+    if let Some(m) = matching {
+        crate::matching::table(&mut rep, m);
     }
     if !rep.notes.is_empty() {
         rep.line("");

@@ -17,8 +17,19 @@ use std::ffi::{c_char, c_void, CString};
 /// by ID and updated if it still carries the GUID, without a GUID lookup. `result` is `{"id": N, "created": bool}`.
 /// Idempotent: the same upsert twice gives one contact; concurrent upserts of one GUID in this
 /// process are serialised; an add whose answer was lost is resolved by looking the GUID up
-/// again. Several contacts with the GUID: `conflict`/`AMBIGUOUS_GUID` with `details.ids`. Free
-/// with `b24_string_free`.
+/// again. Several contacts with the GUID: `conflict`/`AMBIGUOUS_GUID` with `details.ids`.
+///
+/// Matching without a GUID (first sync): `"match": [{"field": "UF_CRM_…"}, {"comm": "PHONE"},
+/// {"comm": "EMAIL"}, {"fields": ["NAME", "LAST_NAME"]}]` beside `"fields"` (default: the
+/// configuration's `"match": {"contact": [...], "company": [...]}`; `[]` turns it off). When the
+/// GUID is not found the rules are tried in order; `comm` rules use `crm.duplicate.findbycomm`
+/// (phones compared as the portal normalises them). The first rule that finds exactly one
+/// entity with an empty GUID field adopts it: it is updated with the fields, the GUID among them,
+/// and `result` is `{"id": N, "created": false, "adopted": true}`. Several: `conflict` /
+/// `MATCH_CONFLICT` with `details` `{"ids", "rule"}`, nothing written. Entities carrying another
+/// GUID are never adopted (named in `warnings`). `"dry_run": true` writes nothing and returns
+/// `{"guid", "action": "create"|"update"|"adopt"|"conflict", "id", "rule", "conflict":
+/// {"ids","rule"}, "other_guid_ids"}`. Free with `b24_string_free`.
 ///
 /// # Safety
 /// As `b24_call`.
@@ -194,7 +205,18 @@ unsafe fn bulk_with(
 /// Values given by name or by user GUID are mapped as for `b24_create_contact`, with one
 /// `crm.status.list` per list type and one batch of `user.get` for the job's distinct user
 /// GUIDs; a record whose value fails (strict) or whose user GUID several users hold fails alone.
-/// `progress` may be NULL. Files by path are not supported here. Free with `b24_string_free`.
+/// `progress` may be NULL. Files by path are not supported here.
+///
+/// Matching without a GUID: `{"records": [...], "match": [rules], "dry_run": false}` (rules as
+/// for `b24_upsert_contact`; default: the configuration's `"match"`). Records whose GUID is not
+/// found are matched in batched lookups (`@` list filters of 50 values, findbycomm commands of
+/// 20, 50 commands per request); an adopted record is `{"guid","id","created":false,
+/// "adopted":true,"rule"}`, several candidates (or an entity an earlier record of the call
+/// adopted) a per-record `MATCH_CONFLICT` error with `details.ids`; `other_guid_ids` names
+/// matching entities left alone because they carry another GUID; `summary` gains `adopted`.
+/// With `"dry_run": true` nothing is written: each record is `{"guid","action":"create"|
+/// "update"|"adopt"|"conflict","id"}` and `summary` is `{"create","update","adopt","conflict",
+/// "failed"}`. Free with `b24_string_free`.
 ///
 /// # Safety
 /// As `b24_call`; `progress`, when not NULL, must be callable with `user_data`.

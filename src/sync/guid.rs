@@ -36,13 +36,24 @@ impl Claim {
         entity: Entity,
         guids: impl IntoIterator<Item = &'a String>,
     ) -> Result<Claim, Error> {
+        Claim::take_within(client, entity, guids, CLAIM_WAIT)
+    }
+
+    /// [`Claim::take`], waiting at most `wait` (bulk matching claims the entities it adopts
+    /// with a short wait: it holds other claims meanwhile).
+    pub(crate) fn take_within<'a>(
+        client: &Client,
+        entity: Entity,
+        guids: impl IntoIterator<Item = &'a String>,
+        wait: Duration,
+    ) -> Result<Claim, Error> {
         let origin = &client.config().webhook.origin;
         let keys: Vec<ClaimKey> = guids
             .into_iter()
             .map(|g| (origin.clone(), entity, g.clone()))
             .collect();
         let (lock, cv) = &*CLAIMS;
-        let deadline = Instant::now() + CLAIM_WAIT;
+        let deadline = Instant::now() + wait;
         let mut held = lock.lock().unwrap_or_else(|p| p.into_inner());
         while keys.iter().any(|k| held.contains(k)) {
             let left = deadline.saturating_duration_since(Instant::now());

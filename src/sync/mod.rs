@@ -3,6 +3,7 @@
 //!
 //! - [`guid`]: GUID claims (one upsert of a GUID at a time in this process) and lookups;
 //! - [`upsert`]: one record;
+//! - `matching`: finding a record's entity without its GUID (first sync), by match rules;
 //! - [`multifield`]: make a PHONE/EMAIL/... list exact;
 //! - [`bulk`]: many records through `batch`;
 //! - [`export`]: every row of a list by ID cursor;
@@ -11,6 +12,7 @@
 mod bulk;
 mod export;
 mod guid;
+mod matching;
 mod multifield;
 mod pull;
 mod settle;
@@ -19,6 +21,7 @@ mod upsert;
 pub use bulk::{bulk_upsert, BulkOptions, Progress, Waiting};
 pub use export::export;
 pub use guid::find_by_guid;
+pub use matching::{parse_rules, Comm, MatchOptions, MatchRules, Rule};
 pub use multifield::{replace_multifield, Replaced, MULTI_FIELDS};
 pub use pull::{pull, PullOptions, Pulled, MAX_IDS};
-pub use upsert::{upsert, Upserted};
+pub use upsert::{plan_upsert, upsert, upsert_with, Upserted};

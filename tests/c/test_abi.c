@@ -217,6 +217,17 @@ int main(int argc, char **argv) {
     CHECK(status.calls > 0 && status.done == 1 && status.total == 1, "status callback saw the end, no wait");
     expect(b24_bulk_upsert_companies_ex(client, "[{\"TITLE\":\"BC2\",\"UF_CRM_1723100288587\":\"bc-1\"}]", NULL, NULL),
            "\"created\":false", "b24_bulk_upsert_companies_ex without callback");
+    /* Matching without a GUID: a company entered by hand (tax ID, no GUID) is adopted. */
+    expect(b24_create_company(client, "{\"TITLE\":\"Manual\",\"UF_CRM_1707823114526\":\"c-tax-1\"}"),
+           "\"ok\":true", "b24_create_company without a GUID");
+    expect(b24_upsert_company(client,
+               "{\"fields\":{\"UF_CRM_1707823114526\":\"c-tax-1\",\"UF_CRM_1723100288587\":\"c-m-1\"},"
+               "\"match\":[{\"field\":\"UF_CRM_1707823114526\"}],\"dry_run\":true}"),
+           "\"action\":\"adopt\"", "b24_upsert_company dry run");
+    expect(b24_bulk_upsert_companies(client,
+               "{\"records\":[{\"TITLE\":\"M\",\"UF_CRM_1707823114526\":\"c-tax-1\",\"UF_CRM_1723100288587\":\"c-m-1\"}],"
+               "\"match\":[{\"field\":\"UF_CRM_1707823114526\"},{\"comm\":\"PHONE\"}]}", NULL, NULL),
+           "\"adopted\":true", "b24_bulk_upsert_companies with match rules adopts");
     expect(b24_export(client, "crm.contact.list", "{\"select\":[\"NAME\"]}", NULL, 0), "\"NAME\":\"B2\"", "b24_export");
     expect(b24_export(client, "crm.contact.get", NULL, NULL, 1), "INVALID_METHOD", "b24_export needs a list method");
     expect(b24_pull(client, "crm.contact.list", NULL, "{\"select\":[\"NAME\"]}", NULL, 1), "\"deleted\":[]",

@@ -20,6 +20,8 @@ pub(super) struct Write {
     /// The request to send when it differs from the record's: an update's exact multi-fields
     /// resolved against the entity's current items (see `exact.rs`).
     pub resolved: Option<Arc<WriteRequest>>,
+    /// The update adopts an entity a match rule found (it had no GUID).
+    pub adopted: bool,
 }
 
 /// What became of one write.
@@ -127,9 +129,22 @@ impl Ledger {
     /// Applies what became of a write; `again` collects the records to go round again.
     pub fn apply(&mut self, w: &Write, fate: Fate, again: &mut Vec<usize>) {
         let i = w.index;
-        let added = |id| Ok(Upserted { id, created: true });
+        let added = |id| {
+            Ok(Upserted {
+                id,
+                created: true,
+                adopted: false,
+            })
+        };
+        let updated = |id| {
+            Ok(Upserted {
+                id,
+                created: false,
+                adopted: w.adopted,
+            })
+        };
         match (fate, w.update_id) {
-            (Fate::Ran(_), Some(id)) => self.decide(i, Ok(Upserted { id, created: false })),
+            (Fate::Ran(_), Some(id)) => self.decide(i, updated(id)),
             (Fate::Ran(v), None) => match id_of(&v) {
                 Some(id) => self.decide(i, added(id)),
                 // It ran and finished, but named no ID: the next lookup tells.

@@ -6,14 +6,17 @@
 //! running (see `settle`); a value the portal would rewrite inside a batch goes as a JSON call.
 
 mod apply;
+mod dry;
 mod exact;
 mod lookup;
+mod matching;
 mod plan;
 mod prime;
 mod round;
 mod send;
 
 use super::guid::{guid_field, guid_of, store_normalised};
+use super::matching::MatchOptions;
 use super::settle::MARGIN;
 use super::Upserted;
 use crate::batch;
@@ -27,15 +30,20 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant, SystemTime};
 
 /// Settings of a bulk upsert.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct BulkOptions {
     /// Batch requests in flight at once (pacing still comes from the shared bucket).
     pub concurrency: usize,
+    /// Match rules for records whose GUID is not found, and the dry run.
+    pub matching: MatchOptions,
 }
 
 impl Default for BulkOptions {
     fn default() -> Self {
-        BulkOptions { concurrency: 4 }
+        BulkOptions {
+            concurrency: 4,
+            matching: MatchOptions::default(),
+        }
     }
 }
 
@@ -120,8 +128,10 @@ pub fn bulk_upsert(
     let total = records.len();
     let (mut parsed, mut results, union) = parse_records(entity, &field, records);
     let mut todo: Vec<usize> = (0..total).filter(|i| parsed[*i].is_some()).collect();
+    let dry_run = options.matching.dry_run;
     let (fields, mut primed) = match crm::cached_field_list(client, entity) {
         Some(f) => (Ok(f), None),
+        None if dry_run => (crm::field_list(client, entity), None),
         None => match prime::prime(client, entity, &field, &parsed, &todo)? {
             Some((p, f)) => (Ok(f), Some(p)),
             None => (crm::field_list(client, entity), None),
@@ -130,6 +140,12 @@ pub fn bulk_upsert(
     let (mut warnings, known) = check_fields(client, fields, &union)?;
     let known = known.unwrap_or_default();
     warnings.extend(map_values(client, &known, &mut parsed, &mut results));
+    let matcher = matching::Matcher::new(options.matching.rules, dry_run);
+    if dry_run {
+        todo.retain(|i| parsed[*i].is_some());
+        let planned = dry::dry_run(client, entity, &field, &parsed, &todo, results, &matcher);
+        return Ok((planned, warnings));
+    }
     let guids = parsed.iter().map(|r| r.as_ref().map(|r| r.guid.clone()));
     let mut ledger = Ledger::new(results, guids.collect());
     let mut report = |l: &Ledger, waiting: Option<Waiting>| {
@@ -152,6 +168,7 @@ pub fn bulk_upsert(
         parsed: &parsed,
         workers: options.concurrency.clamp(1, 16),
         deadline,
+        matcher: Some(&matcher),
     };
     let mut doubt_rounds = 0;
     let mut why = not_completed();
@@ -198,6 +215,7 @@ pub fn bulk_upsert(
             &mut report,
             primed.take(),
         )?;
+        matcher.release();
         if repeats || ledger.doubtful_again {
             doubt_rounds += 1;
         }
@@ -210,7 +228,7 @@ pub fn bulk_upsert(
         total,
         waiting: None,
     });
-    Ok((rows(results), warnings))
+    Ok((rows(results, &matcher), warnings))
 }
 
 /// Sleeps until `at`, reporting the wait at least once a second.
@@ -380,16 +398,29 @@ fn check_fields(
     Ok((warnings, known))
 }
 
-/// The per-record JSON rows, in input order.
-fn rows(results: Results) -> Vec<Value> {
+/// The per-record JSON rows, in input order: an adopted record says so (and by which rule);
+/// matching entities left alone for another GUID are listed in `other_guid_ids`.
+fn rows(results: Results, matcher: &matching::Matcher) -> Vec<Value> {
+    let rule_of = matcher.rule_of.lock().unwrap_or_else(|p| p.into_inner());
+    let other = matcher.other_guid.lock().unwrap_or_else(|p| p.into_inner());
     results
         .into_iter()
-        .map(|r| {
+        .enumerate()
+        .map(|(i, r)| {
             let (guid, outcome) = r.expect("every record has an outcome");
-            match outcome {
+            let outcome_adopted = outcome.as_ref().ok().map(|u| u.adopted);
+            let mut row = match outcome {
                 Ok(u) => json!({"guid": guid, "id": u.id, "created": u.created}),
                 Err(e) => json!({"guid": guid, "error": e.to_json()}),
+            };
+            if matches!(outcome_adopted, Some(true)) {
+                row["adopted"] = json!(true);
+                row["rule"] = json!(rule_of.get(&i));
             }
+            if let Some(ids) = other.get(&i) {
+                row["other_guid_ids"] = json!(ids);
+            }
+            row
         })
         .collect()
 }

@@ -4,6 +4,7 @@
 use super::apply::{Hints, Retry, Write};
 use super::exact;
 use super::lookup::{guids_of_ids, lookup_many, Found};
+use super::matching::{Matched, Matcher};
 use super::send::not_before;
 use super::{Outcome, Record};
 use crate::batch;
@@ -41,6 +42,8 @@ pub(super) struct Planner<'a> {
     pub field: &'a str,
     pub parsed: &'a [Option<Record>],
     pub hints: &'a Hints,
+    /// Match rules for records whose GUID is not found (see `matching`); `None`: no matching.
+    pub matcher: Option<&'a Matcher>,
 }
 
 impl Planner<'_> {
@@ -73,12 +76,13 @@ impl Planner<'_> {
                 return Ok(plan);
             }
         };
+        let mut matched = self.match_misses(&ready, &found);
         for i in ready {
             let ids = found
                 .get(&self.rec(i).guid)
                 .map(Vec::as_slice)
                 .unwrap_or(&[]);
-            self.decide(i, ids, &mut plan);
+            self.decide(i, ids, &mut plan, matched.remove(&i));
         }
         exact::resolve(self, &mut plan);
         Ok(plan)
@@ -172,14 +176,16 @@ impl Planner<'_> {
         Ok(found)
     }
 
-    fn decide(&self, i: usize, ids: &[i64], plan: &mut Plan) {
+    fn decide(&self, i: usize, ids: &[i64], plan: &mut Plan, matched: Option<Matched>) {
         let rec = self.rec(i);
+        let mut adopted = false;
         let update_id = match ids {
             [id] if self.hints.doubt_adds.contains(&i) => {
                 // An earlier add of this record lost its answer, and it did run.
                 let u = Upserted {
                     id: *id,
                     created: true,
+                    adopted: false,
                 };
                 return plan.decided.push((i, Ok(u)));
             }
@@ -188,7 +194,14 @@ impl Planner<'_> {
                 if self.hints.doubt_adds.contains(&i) {
                     plan.cleared.push(i);
                 }
-                None
+                match matched {
+                    Some(Matched::Adopt(id)) => {
+                        adopted = true;
+                        Some(id)
+                    }
+                    Some(Matched::Fail(e)) => return plan.decided.push((i, Err(e))),
+                    None => None,
+                }
             }
             many => {
                 let e = ambiguous(self.field, &rec.guid, many);
@@ -199,6 +212,7 @@ impl Planner<'_> {
             index: i,
             update_id,
             resolved: None,
+            adopted,
         };
         if rec.json_only {
             plan.single.push(w);

@@ -3,6 +3,7 @@
 
 use super::apply::{Hints, Ledger};
 use super::lookup::{lookup_segments, Found};
+use super::matching::Matcher;
 use super::plan::Planner;
 use super::send::{send, Work};
 use super::{Msg, Record};
@@ -30,6 +31,8 @@ pub(super) struct Round<'a> {
     pub workers: usize,
     /// The bulk job's deadline: segments not planned by then go back unsent.
     pub deadline: Option<Instant>,
+    /// Match rules for records whose GUID is not found.
+    pub matcher: Option<&'a Matcher>,
 }
 
 impl Round<'_> {
@@ -124,6 +127,7 @@ impl Round<'_> {
             field: self.field,
             parsed: self.parsed,
             hints,
+            matcher: self.matcher,
         };
         // The GUIDs the job's first request looked up make a segment of their own: it needs no
         // request, so the writers start at once.

@@ -4,6 +4,7 @@
 mod company_fields;
 mod contact_fields;
 mod describe;
+mod duplicate;
 mod files;
 mod links;
 mod list;

@@ -28,6 +28,7 @@ pub(super) enum M {
     UserCurrent,
     StatusList,
     Crm(EntityKind, CrmOp),
+    FindByComm,
 }
 
 /// Implemented methods by scope, in the order `CRestProvider::getDescription` builds them
@@ -57,6 +58,7 @@ const BY_SCOPE: &[(&str, &[&str])] = &[
             "crm.company.userfield.list",
             "crm.company.contact.items.get",
             "crm.status.list",
+            "crm.duplicate.findbycomm",
         ],
     ),
     ("user", &["user.current", "user.get"]),
@@ -104,6 +106,7 @@ fn lookup(name: &str) -> Option<M> {
         "user.get" => M::UserGet,
         "user.current" => M::UserCurrent,
         "crm.status.list" => M::StatusList,
+        "crm.duplicate.findbycomm" => M::FindByComm,
         _ => {
             let (kind, op) = if let Some(r) = name.strip_prefix("crm.contact.") {
                 (Contact, r)
@@ -139,7 +142,7 @@ fn has_scope(sh: &Shared, s: &str) -> bool {
 
 pub(super) fn scope_ok(sh: &Shared, m: M) -> bool {
     match m {
-        M::Crm(..) | M::StatusList => has_scope(sh, "crm"),
+        M::Crm(..) | M::StatusList | M::FindByComm => has_scope(sh, "crm"),
         M::UserGet | M::UserCurrent => {
             has_scope(sh, "user") || has_scope(sh, "user_basic") || has_scope(sh, "user_brief")
         }
@@ -194,6 +197,7 @@ pub(super) fn exec(
         M::UserGet => lock(&sh.store).user_get(params, start, user_scope(sh)),
         M::UserCurrent => lock(&sh.store).user_current(user_scope(sh)),
         M::StatusList => lock(&sh.store).status_list(params),
+        M::FindByComm => lock(&sh.store).find_by_comm(params),
         M::Crm(kind, op) => {
             let mut st = lock(&sh.store);
             match op {
