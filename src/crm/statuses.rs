@@ -31,8 +31,6 @@ static STATUS_CACHE: Lazy<Mutex<StatusCache>> = Lazy::new(|| Mutex::new(HashMap:
 const STATUS_TTL: Duration = Duration::from_secs(600);
 /// Lists cached at most (a bound on the cache, whatever the portals hold).
 const STATUS_CACHE_MAX: usize = 256;
-/// How many items a problem lists.
-const SHOWN_ITEMS: usize = 8;
 
 /// The `statusType` of `key` if the field is a reference-list field.
 fn status_type<'a>(known: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
@@ -248,18 +246,8 @@ fn map_one(key: &str, t: &str, items: &[StatusItem], v: &mut Value) -> Option<St
 
 /// The first items as `STATUS_ID name`, for a message.
 fn shown(items: &[StatusItem]) -> String {
-    let mut parts: Vec<String> = items
-        .iter()
-        .take(SHOWN_ITEMS)
-        .map(|it| format!("{} {}", it.id, it.name))
-        .collect();
-    if items.len() > SHOWN_ITEMS {
-        parts.push(format!("… {} in all", items.len()));
-    }
-    if parts.is_empty() {
-        return "it has no items".into();
-    }
-    parts.join(", ")
+    let parts = items.iter().map(|it| format!("{} {}", it.id, it.name));
+    super::values::shown_items(parts, items.len())
 }
 
 #[cfg(test)]

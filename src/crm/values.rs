@@ -84,17 +84,20 @@ fn map_one(key: &str, items: &[Value], v: &mut Value, problems: &mut Vec<String>
 
 /// The first items as `ID name`, for a message.
 fn shown(items: &[Value]) -> String {
-    let mut parts: Vec<String> = items
-        .iter()
-        .take(SHOWN_ITEMS)
-        .map(|it| {
-            let id = it.get("ID").map(Value::to_string).unwrap_or_default();
-            let name = it.get("VALUE").and_then(Value::as_str).unwrap_or("");
-            format!("{} {name}", id.trim_matches('"'))
-        })
-        .collect();
-    if items.len() > SHOWN_ITEMS {
-        parts.push(format!("… {} in all", items.len()));
+    let parts = items.iter().map(|it| {
+        let id = it.get("ID").map(Value::to_string).unwrap_or_default();
+        let name = it.get("VALUE").and_then(Value::as_str).unwrap_or("");
+        format!("{} {name}", id.trim_matches('"'))
+    });
+    shown_items(parts, items.len())
+}
+
+/// The first items of a list (`ID name` each), for a warning: "it has no items" when empty, an
+/// "… N in all" tail when there are more than [`SHOWN_ITEMS`].
+pub(super) fn shown_items(parts: impl Iterator<Item = String>, count: usize) -> String {
+    let mut parts: Vec<String> = parts.take(SHOWN_ITEMS).collect();
+    if count > SHOWN_ITEMS {
+        parts.push(format!("… {count} in all"));
     }
     if parts.is_empty() {
         return "it has no items".into();

@@ -150,6 +150,20 @@ pub(crate) fn row_id(row: &Value) -> Result<i64, Error> {
     })
 }
 
+/// The rows of a list answer: an array, or the empty object PHP's `json_encode` makes of an
+/// empty array in some paths; anything else is `INVALID_RESPONSE`.
+pub(crate) fn list_rows(result: &Value) -> Result<&[Value], Error> {
+    match result {
+        Value::Array(a) => Ok(a.as_slice()),
+        Value::Object(m) if m.is_empty() => Ok(&[]),
+        _ => Err(Error::new(
+            ErrorKind::Protocol,
+            "INVALID_RESPONSE",
+            "a list method did not return a list",
+        )),
+    }
+}
+
 /// Rows of a GUID lookup → GUID → IDs, verifying each row really carries one of the GUIDs
 /// asked for (the portal ignores filters on fields it does not know and returns everything).
 pub(crate) fn collect_matches(
@@ -158,17 +172,7 @@ pub(crate) fn collect_matches(
     asked: &HashSet<String>,
     out: &mut HashMap<String, Vec<i64>>,
 ) -> Result<usize, Error> {
-    let rows = match rows {
-        Value::Array(a) => a.as_slice(),
-        Value::Object(m) if m.is_empty() => &[],
-        _ => {
-            return Err(Error::new(
-                ErrorKind::Protocol,
-                "INVALID_RESPONSE",
-                "a list method did not return a list",
-            ))
-        }
-    };
+    let rows = list_rows(rows)?;
     for row in rows {
         let g = guid_of(row.get(field));
         match g {

@@ -4,18 +4,14 @@
 //! per request), not a `get` per record.
 
 use super::apply::Write;
+use super::lookup::rows_by_ids;
 use super::plan::{retried, Plan, Planner};
-use crate::batch::{self, Command, BATCH_LIMIT};
 use crate::client::Client;
 use crate::crm::Entity;
 use crate::error::Error;
-use crate::sync::guid::id_of;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
-
-/// IDs per list command: one page (IDs are unique).
-const IDS_PER_COMMAND: usize = 50;
 
 /// Resolves the exact fields of the plan's updates; the records whose items could not be read
 /// fail (nothing of them is written).
@@ -59,43 +55,14 @@ fn current_items(
     entity: Entity,
     wanted: &[(i64, Vec<String>)],
 ) -> Result<HashMap<i64, Value>, Error> {
-    let mut fields: Vec<String> = vec!["ID".into()];
+    let mut select: Vec<String> = vec!["ID".into()];
     for (_, names) in wanted {
         for n in names {
-            if !fields.contains(n) {
-                fields.push(n.clone());
+            if !select.contains(n) {
+                select.push(n.clone());
             }
         }
     }
     let ids: Vec<i64> = wanted.iter().map(|(id, _)| *id).collect();
-    let method = entity.method("list");
-    let mut out = HashMap::new();
-    let groups: Vec<&[i64]> = ids.chunks(IDS_PER_COMMAND).collect();
-    for batch_groups in groups.chunks(BATCH_LIMIT) {
-        let cmds: Vec<Command> = batch_groups
-            .iter()
-            .enumerate()
-            .map(|(n, g)| {
-                let p = json!({"filter": {"@ID": g}, "select": fields, "start": -1});
-                Command {
-                    name: format!("m{n}"),
-                    method: method.clone(),
-                    text: format!("{method}?{}", batch::php_query(&p)),
-                }
-            })
-            .collect();
-        let answer = batch::run(client, &cmds, false)?;
-        if let Some(e) = answer.first_error() {
-            return Err(e);
-        }
-        for c in &cmds {
-            let rows = answer.results().get(&c.name).and_then(Value::as_array);
-            for row in rows.into_iter().flatten() {
-                if let Some(id) = row.get("ID").and_then(id_of) {
-                    out.insert(id, row.clone());
-                }
-            }
-        }
-    }
-    Ok(out)
+    rows_by_ids(client, entity, &ids, &select)
 }

@@ -134,8 +134,7 @@ fn lookup_params(field: &str, guids: &[String], start: u64) -> Value {
     })
 }
 
-/// The GUIDs (normal form) that the entities with these IDs carry now: `@ID`-filtered list
-/// commands of 50 IDs (one page: IDs are unique), 50 commands per batch. An ID absent from the
+/// The GUIDs (normal form) that the entities with these IDs carry now. An ID absent from the
 /// answer is gone.
 pub(super) fn guids_of_ids(
     client: &Client,
@@ -143,6 +142,22 @@ pub(super) fn guids_of_ids(
     field: &str,
     ids: &[i64],
 ) -> Result<HashMap<i64, Option<String>>, Error> {
+    let rows = rows_by_ids(client, entity, ids, &["ID".to_string(), field.to_string()])?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, row)| (id, guid_of(row.get(field))))
+        .collect())
+}
+
+/// The rows (`select`ed fields) of the entities with these IDs: `@ID`-filtered list commands of
+/// 50 IDs (one page: IDs are unique), 50 commands per batch, 2,500 entities per request. An ID
+/// absent from the answer is gone.
+pub(super) fn rows_by_ids(
+    client: &Client,
+    entity: Entity,
+    ids: &[i64],
+    select: &[String],
+) -> Result<HashMap<i64, Value>, Error> {
     let mut out = HashMap::new();
     let groups: Vec<&[i64]> = ids.chunks(GUIDS_PER_LOOKUP).collect();
     let method = entity.method("list");
@@ -151,7 +166,7 @@ pub(super) fn guids_of_ids(
             .iter()
             .enumerate()
             .map(|(n, g)| {
-                let p = json!({"filter": {"@ID": g}, "select": ["ID", field], "start": -1});
+                let p = json!({"filter": {"@ID": g}, "select": select, "start": -1});
                 Command {
                     name: format!("i{n}"),
                     method: method.clone(),
@@ -167,7 +182,7 @@ pub(super) fn guids_of_ids(
             let rows = answer.results().get(name).cloned().unwrap_or(Value::Null);
             for row in rows.as_array().map(Vec::as_slice).unwrap_or(&[]) {
                 if let Some(id) = row.get("ID").and_then(id_of) {
-                    out.insert(id, guid_of(row.get(field)));
+                    out.insert(id, row.clone());
                 }
             }
         }

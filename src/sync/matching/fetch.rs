@@ -7,8 +7,8 @@ use super::{codes, multi_values, text, Key, Rule};
 use crate::batch::{self, Command};
 use crate::client::Client;
 use crate::crm::Entity;
-use crate::error::{Error, ErrorKind};
-use crate::sync::guid::{guid_of, id_of, row_id};
+use crate::error::Error;
+use crate::sync::guid::{guid_of, id_of, list_rows, row_id};
 use serde_json::{json, Map, Value};
 
 /// Values per list command: as many as a page holds rows.
@@ -160,18 +160,8 @@ fn parse_rows(
     guid_field: &str,
     of: &dyn Fn(&Value) -> Vec<String>,
 ) -> Result<Vec<Row>, Error> {
-    let rows = match result {
-        Value::Array(a) => a.as_slice(),
-        Value::Object(m) if m.is_empty() => &[],
-        _ => {
-            return Err(Error::new(
-                ErrorKind::Protocol,
-                "INVALID_RESPONSE",
-                "a list method did not return a list",
-            ))
-        }
-    };
-    rows.iter()
+    list_rows(result)?
+        .iter()
         .map(|r| {
             Ok(Row {
                 id: row_id(r)?,
