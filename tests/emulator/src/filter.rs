@@ -196,6 +196,17 @@ pub struct Prepared<'a> {
     kind: Kind,
     value: &'a Value,
     folded: Option<std::collections::HashSet<String>>,
+    /// The same for a numeric field (`@ID`): the wanted numbers, when all of them are finite.
+    numbers: Option<std::collections::HashSet<u64>>,
+}
+
+/// A number's key in [`Prepared::numbers`]: its bits, with -0 as 0 (they compare equal).
+fn num_key(x: f64) -> u64 {
+    if x == 0.0 {
+        0.0f64.to_bits()
+    } else {
+        x.to_bits()
+    }
 }
 
 impl<'a> Prepared<'a> {
@@ -210,11 +221,22 @@ impl<'a> Prepared<'a> {
             }
             _ => None,
         };
+        let numbers = match (op, kind) {
+            (Op::Eq | Op::In | Op::Ne | Op::NotIn, Kind::Num) => {
+                let given = wanted(value);
+                let w: Vec<f64> = given.iter().map(|x| num(x)).collect();
+                let empty = given.len() == 1 && given[0].is_empty();
+                (!empty && w.iter().all(|x| x.is_finite()))
+                    .then(|| w.into_iter().map(num_key).collect())
+            }
+            _ => None,
+        };
         Prepared {
             op,
             kind,
             value,
             folded,
+            numbers,
         }
     }
 
@@ -225,7 +247,17 @@ impl<'a> Prepared<'a> {
                 let hit = vals.iter().any(|v| set.contains(&v.to_lowercase()));
                 matches!(self.op, Op::Eq | Op::In) == hit
             }
-            None => test(self.op, self.kind, vals, self.value),
+            None => match &self.numbers {
+                Some(set) => {
+                    // A NaN compares equal to anything in `cmp`; kept so.
+                    let hit = vals
+                        .iter()
+                        .map(|v| num(v))
+                        .any(|x| x.is_nan() || set.contains(&num_key(x)));
+                    matches!(self.op, Op::Eq | Op::In) == hit
+                }
+                None => test(self.op, self.kind, vals, self.value),
+            },
         }
     }
 }
@@ -244,6 +276,30 @@ pub fn order_cmp(kind: Kind, a: Option<&str>, b: Option<&str>) -> Ordering {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn prepared_numbers_answer_as_the_general_test() {
+        let rows: [&[&str]; 6] = [&["7"], &["7.0"], &["8"], &[], &["abc"], &["-0"]];
+        for fv in [
+            json!([7, 9]),
+            json!("7"),
+            json!(""),
+            json!([0]),
+            json!(["x"]),
+        ] {
+            for op in [Op::In, Op::NotIn, Op::Eq, Op::Ne] {
+                let p = Prepared::new(op, Kind::Num, &fv);
+                for r in rows {
+                    let vals: Vec<String> = r.iter().map(|s| s.to_string()).collect();
+                    assert_eq!(
+                        p.test(&vals),
+                        test(op, Kind::Num, &vals, &fv),
+                        "{op:?} {fv} {r:?}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn ops() {
