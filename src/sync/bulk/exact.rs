@@ -43,7 +43,8 @@ pub(super) fn resolve(planner: &Planner, plan: &mut Plan) {
                 Err(e) => failed.push((w.index, Err(e.clone()))),
             }
         }
-        list.retain(|w| !failed.iter().any(|(i, _)| *i == w.index));
+        let gone: std::collections::HashSet<usize> = failed.iter().map(|(i, _)| *i).collect();
+        list.retain(|w| !gone.contains(&w.index));
         plan.decided.extend(failed);
     }
 }
