@@ -321,7 +321,7 @@ fn check_connection_reports_scopes() {
         (r["crm"].as_bool(), r["user"].as_bool()),
         (Some(true), Some(true))
     );
-    assert!(r["webhook"].as_str().unwrap().ends_with("/rest/1/***/"));
+    assert!(r["webhook_url"].as_str().unwrap().ends_with("/rest/1/***/"));
 }
 
 #[test]

@@ -4,7 +4,7 @@ use super::crm_ops::guid_field_of;
 use super::{masked, parse_json, Entity, Progress, Reply, Success};
 use crate::client::Client;
 use crate::error::Error;
-use crate::sync::{self, BulkOptions, MatchOptions};
+use crate::sync::{self, BulkOptions, Cancel, MatchOptions};
 use serde_json::{json, Map, Value};
 
 /// Options that the records object of a bulk upsert may give once for every record (a record
@@ -76,6 +76,18 @@ pub fn bulk_upsert(
     records_json: &str,
     progress: &mut dyn FnMut(&Progress),
 ) -> Reply {
+    bulk_upsert_with(client, entity, records_json, progress, &Cancel::new())
+}
+
+/// [`bulk_upsert`] that `cancel` can stop from another thread: records not sent by then are
+/// reported `CANCELLED` (not written), and counted under `summary.cancelled`.
+pub fn bulk_upsert_with(
+    client: &Client,
+    entity: Entity,
+    records_json: &str,
+    progress: &mut dyn FnMut(&Progress),
+    cancel: &Cancel,
+) -> Reply {
     masked(
         client,
         (|| -> Reply {
@@ -84,6 +96,7 @@ pub fn bulk_upsert(
             let options = BulkOptions {
                 concurrency: client.config().bulk_concurrency,
                 matching,
+                cancel: cancel.clone(),
             };
             let (rows, warnings) = sync::bulk_upsert(client, entity, &records, options, progress)?;
             let count = |f: &dyn Fn(&Value) -> bool| rows.iter().filter(|r| f(r)).count();
@@ -97,6 +110,10 @@ pub fn bulk_upsert(
                     "unknown": count(&|r| r["error"]["code"] == json!("OUTCOME_UNKNOWN")),
                 }),
             };
+            if cancel.is_set() {
+                // Among `failed`: the records the cancel kept from being sent.
+                summary["cancelled"] = json!(count(&|r| r["error"]["code"] == json!("CANCELLED")));
+            }
             if matches && !dry_run {
                 // Among `updated`: the entities a match rule found and the GUID was written to.
                 summary["adopted"] = json!(count(&|r| r["adopted"] == json!(true)));

@@ -3,7 +3,7 @@
 use super::{masked, parse_json, Reply, Success};
 use crate::client::Client;
 use crate::error::Error;
-use crate::sync;
+use crate::sync::{self, Cancel};
 use serde_json::{json, Map, Value};
 
 /// Lists every row of a `*.list` method by ID cursor. Without `file_path`, `result` is the JSON
@@ -15,6 +15,20 @@ pub fn export(
     params_json: Option<&str>,
     file_path: Option<&str>,
     pages_per_batch: usize,
+) -> Reply {
+    export_with(client, method, params_json, file_path, pages_per_batch, &Cancel::new())
+}
+
+/// [`export`] that `cancel` can stop from another thread: the export then fails with
+/// `CANCELLED` before its next request (rows already read are dropped; a file holds what was
+/// written so far and is not a complete JSON array).
+pub fn export_with(
+    client: &Client,
+    method: &str,
+    params_json: Option<&str>,
+    file_path: Option<&str>,
+    pages_per_batch: usize,
+    cancel: &Cancel,
 ) -> Reply {
     masked(
         client,
@@ -28,6 +42,7 @@ pub fn export(
                     let mut rows = Vec::new();
                     let (count, warnings) =
                         sync::export(client, method, &params, pages_per_batch, &mut |row| {
+                            cancel.check()?;
                             rows.push(row);
                             Ok(())
                         })?;
@@ -40,7 +55,8 @@ pub fn export(
                 }
                 Some(path) => {
                     let (count, warnings) = rows_to_file(path, &mut |sink| {
-                        sync::export(client, method, &params, pages_per_batch, sink)
+                        let mut checked = |row| cancel.check().and_then(|()| sink(row));
+                        sync::export(client, method, &params, pages_per_batch, &mut checked)
                     })?;
                     Ok(Success {
                         result: json!({"path": path, "count": count}).into(),

@@ -20,10 +20,10 @@ mod crm_ops;
 mod export;
 
 pub use crate::crm::Entity;
-pub use crate::sync::{Progress, Waiting};
-pub use bulk::bulk_upsert;
+pub use crate::sync::{Cancel, Progress, Waiting};
+pub use bulk::{bulk_upsert, bulk_upsert_with};
 pub use crm_ops::{create, delete, fields, get, set_multifield, update, upsert};
-pub use export::{export, pull};
+pub use export::{export, export_with, pull};
 
 /// The `result` of a success: the portal's own JSON text, passed through unparsed, or a value
 /// the library assembled.
@@ -253,7 +253,7 @@ pub fn get_user_by_guid(client: &Client, guid: &str) -> Reply {
     )
 }
 
-/// Calls `scope`; `result` is `{"scopes":[...],"crm":bool,"user":bool,"webhook":"<masked URL>"}`.
+/// Calls `scope`; `result` is `{"scopes":[...],"crm":bool,"user":bool,"webhook_url":"<masked URL>"}` (the key `Connect` uses too).
 pub fn check_connection(client: &Client) -> Reply {
     masked(
         client,
@@ -275,7 +275,7 @@ pub fn check_connection(client: &Client) -> Reply {
             };
             let has = |s: &str| scopes.iter().any(|x| x == s);
             let mut out = Success {
-            result: json!({ "scopes": scopes, "crm": has("crm"), "user": has("user"), "webhook": client.masked_webhook_url() }).into(),
+            result: json!({ "scopes": scopes, "crm": has("crm"), "user": has("user"), "webhook_url": client.masked_webhook_url() }).into(),
             ..Success::default()
         };
             for needed in ["crm", "user"] {

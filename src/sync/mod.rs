@@ -6,10 +6,12 @@
 //! - `matching`: finding a record's entity without its GUID (first sync), by match rules;
 //! - [`multifield`]: make a PHONE/EMAIL/... list exact;
 //! - [`bulk`]: many records through `batch`;
+//! - `cancel`: stopping a long job from another thread;
 //! - [`export`]: every row of a list by ID cursor;
 //! - [`pull`]: the rows changed since a cursor, and the IDs deleted since.
 
 mod bulk;
+mod cancel;
 mod export;
 mod guid;
 mod matching;
@@ -19,6 +21,7 @@ mod settle;
 mod upsert;
 
 pub use bulk::{bulk_upsert, BulkOptions, Progress, Waiting};
+pub use cancel::{cancelled, Cancel};
 pub use export::export;
 pub use guid::find_by_guid;
 pub use matching::{parse_rules, Comm, MatchOptions, MatchRules, Rule};

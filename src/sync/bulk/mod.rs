@@ -16,6 +16,7 @@ mod round;
 mod send;
 
 use super::guid::{guid_field, guid_of, store_normalised};
+use super::cancel::{cancelled, Cancel};
 use super::matching::MatchOptions;
 use super::settle::MARGIN;
 use super::Upserted;
@@ -36,6 +37,8 @@ pub struct BulkOptions {
     pub concurrency: usize,
     /// Match rules for records whose GUID is not found, and the dry run.
     pub matching: MatchOptions,
+    /// Set from another thread to stop the job: what is not sent yet is `CANCELLED`.
+    pub cancel: Cancel,
 }
 
 impl Default for BulkOptions {
@@ -43,6 +46,7 @@ impl Default for BulkOptions {
         BulkOptions {
             concurrency: 4,
             matching: MatchOptions::default(),
+            cancel: Cancel::default(),
         }
     }
 }
@@ -169,11 +173,16 @@ pub fn bulk_upsert(
         workers: options.concurrency.clamp(1, 16),
         deadline,
         matcher: Some(&matcher),
+        cancel: &options.cancel,
     };
     let mut doubt_rounds = 0;
     let mut why = not_completed();
     for _pass in 0..MAX_PASSES {
         if todo.is_empty() || doubt_rounds >= MAX_ROUNDS {
+            break;
+        }
+        if options.cancel.is_set() {
+            why = cancelled();
             break;
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -195,7 +204,8 @@ pub fn bulk_upsert(
                 why = time_limited();
                 break;
             }
-            wait_for_limit(&next.reason, next.at, &mut |w| report(&ledger, Some(w)));
+            let cancel = &options.cancel;
+            wait_for_limit(&next.reason, next.at, cancel, &mut |w| report(&ledger, Some(w)));
             continue;
         }
         let mut seen = HashSet::new();
@@ -231,8 +241,8 @@ pub fn bulk_upsert(
     Ok((rows(results, &matcher), warnings))
 }
 
-/// Sleeps until `at`, reporting the wait at least once a second.
-fn wait_for_limit(reason: &str, at: Instant, report: &mut dyn FnMut(Waiting)) {
+/// Sleeps until `at` (or a cancel), reporting the wait at least once a second.
+fn wait_for_limit(reason: &str, at: Instant, cancel: &Cancel, report: &mut dyn FnMut(Waiting)) {
     let until = SystemTime::now() + at.saturating_duration_since(Instant::now());
     // Bounded by `at`: each step sleeps at most a second and moves towards it.
     loop {
@@ -241,10 +251,11 @@ fn wait_for_limit(reason: &str, at: Instant, report: &mut dyn FnMut(Waiting)) {
             reason: reason.to_string(),
             until,
         });
-        if left.is_zero() {
+        if left.is_zero() || cancel.is_set() {
             return;
         }
-        std::thread::sleep(left.min(Duration::from_secs(1)));
+        // Short steps, so a cancel is seen within a tenth of a second.
+        std::thread::sleep(left.min(Duration::from_millis(100)));
     }
 }
 

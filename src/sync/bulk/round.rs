@@ -13,6 +13,7 @@ use crate::client::Client;
 use crate::crm::Entity;
 use crate::error::Error;
 use crate::sync::guid::Claim;
+use crate::sync::Cancel;
 use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -33,6 +34,8 @@ pub(super) struct Round<'a> {
     pub deadline: Option<Instant>,
     /// Match rules for records whose GUID is not found.
     pub matcher: Option<&'a Matcher>,
+    /// Once set, nothing more is sent: the rest come back unsent.
+    pub cancel: &'a Cancel,
 }
 
 impl Round<'_> {
@@ -139,8 +142,9 @@ impl Round<'_> {
         segments.extend(lookup_segments(&rest));
         segments.retain(|s| !s.is_empty());
         for (n, segment) in segments.iter().enumerate() {
-            if self.deadline.is_some_and(|d| Instant::now() >= d) {
-                // Past the job's deadline nothing new goes out; the rest come back unsent.
+            if self.deadline.is_some_and(|d| Instant::now() >= d) || self.cancel.is_set() {
+                // Past the job's deadline (or once cancelled) nothing new goes out; the rest
+                // come back unsent.
                 for i in segments[n..].iter().flat_map(|s| s.iter()) {
                     let _ = msg_tx.send(Msg::Postponed(*i, None));
                 }
@@ -203,6 +207,13 @@ impl Round<'_> {
         loop {
             let next = work_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
             let Ok(work) = next else { break };
+            if self.cancel.is_set() {
+                // Queued but not sent: back to the job, which reports them CANCELLED.
+                for w in work.writes() {
+                    let _ = msg_tx.send(Msg::Postponed(w.index, None));
+                }
+                continue;
+            }
             let fates = send(self.client, self.entity, self.parsed, work);
             if msg_tx.send(Msg::Wrote(fates)).is_err() {
                 break;

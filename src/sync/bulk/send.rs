@@ -19,6 +19,16 @@ pub(super) enum Work {
     Single(Write),
 }
 
+impl Work {
+    /// The writes this work would send.
+    pub(super) fn writes(&self) -> &[Write] {
+        match self {
+            Work::Batch(ws) => ws,
+            Work::Single(w) => std::slice::from_ref(w),
+        }
+    }
+}
+
 /// Sends one unit and tells what became of each write.
 pub(super) fn send(
     client: &Client,
