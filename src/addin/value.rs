@@ -27,6 +27,8 @@ pub enum Value {
     Utf16(Vec<u16>),
     /// `VTYPE_PSTR`: bytes taken as UTF-8 (length from `strLen`).
     Utf8(Vec<u8>),
+    /// `VTYPE_BLOB`: `ДвоичныеДанные`, bytes (length from `strLen`).
+    Blob(Vec<u8>),
     /// A type the interface does not accept (its `vt` code).
     Unsupported(u16),
     /// The variant itself was unusable (null pointer, null data with a nonzero length...).
@@ -38,10 +40,23 @@ pub enum Value {
 pub enum Out {
     /// A string (written as PWSTR allocated with the platform's memory manager).
     Str(String),
+    /// A shared string (the last envelope, kept for `LastResponse` without a copy).
+    Shared(std::sync::Arc<str>),
     /// A boolean.
     Bool(bool),
     /// A number.
     F64(f64),
+}
+
+impl Out {
+    /// The text of a string value.
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            Out::Str(s) => Some(s),
+            Out::Shared(s) => Some(s),
+            _ => None,
+        }
+    }
 }
 
 fn wrong_type(name: &str, wanted: &str, got: &Value) -> Error {
@@ -64,6 +79,7 @@ impl Value {
             Value::Bool(_) => "Boolean".into(),
             Value::Int(_) | Value::UInt(_) | Value::Float(_) => "Number".into(),
             Value::Utf16(_) | Value::Utf8(_) => "String".into(),
+            Value::Blob(_) => "BinaryData".into(),
             Value::Unsupported(vt) => format!("an unsupported type (vt {vt})"),
             Value::Malformed(why) => format!("a malformed value ({why})"),
         }
@@ -124,6 +140,14 @@ impl Value {
             }
             Value::Empty | Value::Null => Err(missing(name)),
             other => Err(wrong_type(name, "a Number or a String of digits", other)),
+        }
+    }
+
+    /// Bytes: `ДвоичныеДанные` as they are, or a string's UTF-8; Empty/Null give `None`.
+    pub fn bytes(&self, name: &str) -> Result<Option<Vec<u8>>, Error> {
+        match self {
+            Value::Blob(b) => Ok(Some(b.clone())),
+            other => Ok(other.text(name)?.map(String::into_bytes)),
         }
     }
 

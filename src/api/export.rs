@@ -16,7 +16,14 @@ pub fn export(
     file_path: Option<&str>,
     pages_per_batch: usize,
 ) -> Reply {
-    export_with(client, method, params_json, file_path, pages_per_batch, &Cancel::new())
+    export_with(
+        client,
+        method,
+        params_json,
+        file_path,
+        pages_per_batch,
+        &Cancel::new(),
+    )
 }
 
 /// [`export`] that `cancel` can stop from another thread: the export then fails with

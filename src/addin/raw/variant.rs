@@ -30,6 +30,7 @@ pub(crate) mod vt {
     pub const INT: u16 = 19;
     pub const UINT: u16 = 20;
     pub const PWSTR: u16 = 22;
+    pub const BLOB: u16 = 23;
 }
 
 /// C `struct tm` (glibc adds `tm_gmtoff` and `tm_zone`; MSVC has the 9 ints only).
@@ -151,14 +152,26 @@ pub(super) unsafe fn read_variant(v: *const TVariant) -> Value {
                     Value::Utf16(std::slice::from_raw_parts(d.wstr.ptr, n as usize).to_vec())
                 }
             },
-            vt::PSTR => match (d.str.ptr.is_null(), d.str.len) {
-                (_, 0) => Value::Utf8(Vec::new()),
-                (true, _) => Value::Malformed("null string with a nonzero length"),
-                (false, n) => Value::Utf8(
-                    std::slice::from_raw_parts(d.str.ptr.cast::<u8>(), n as usize).to_vec(),
-                ),
-            },
+            vt::PSTR => read_bytes(d.str).map_or(MALFORMED, Value::Utf8),
+            vt::BLOB => read_bytes(d.str).map_or(MALFORMED, Value::Blob),
             other => Value::Unsupported(other),
+        }
+    }
+}
+
+const MALFORMED: Value = Value::Malformed("null data with a nonzero length");
+
+/// The bytes of a PSTR or BLOB (`None` for null data with a nonzero length).
+///
+/// # Safety
+/// A non-null `s.ptr` is valid for `s.len` bytes (the platform's contract).
+unsafe fn read_bytes(s: StrVal) -> Option<Vec<u8>> {
+    match (s.ptr.is_null(), s.len) {
+        (_, 0) => Some(Vec::new()),
+        (true, _) => None,
+        // SAFETY: contract above.
+        (false, n) => {
+            Some(unsafe { std::slice::from_raw_parts(s.ptr.cast::<u8>(), n as usize) }.to_vec())
         }
     }
 }
@@ -253,8 +266,8 @@ pub(super) unsafe fn write_out(mem: *mut MemoryManager, v: *mut TVariant, out: &
     // freed here (1C passes fresh variants for return values).
     unsafe {
         match out {
-            Out::Str(s) => {
-                let Some((p, len)) = alloc_wstr(mem, s) else {
+            Out::Str(_) | Out::Shared(_) => {
+                let Some((p, len)) = alloc_wstr(mem, out.text().unwrap_or_default()) else {
                     return false;
                 };
                 addr_of_mut!((*v).data.wstr).write_unaligned(WStrVal { ptr: p, len });
@@ -328,6 +341,21 @@ mod tests {
             }
         });
         assert_eq!(read(&s), Value::Utf8(b"ok".to_vec()));
+        let mut blob = vec![0u8, 255, 10];
+        let b = variant(vt::BLOB, |d| {
+            d.str = StrVal {
+                ptr: blob.as_mut_ptr().cast(),
+                len: 3,
+            }
+        });
+        assert_eq!(read(&b), Value::Blob(vec![0, 255, 10]));
+        let b = variant(vt::BLOB, |d| {
+            d.str = StrVal {
+                ptr: ptr::null_mut(),
+                len: 3,
+            }
+        });
+        assert!(matches!(read(&b), Value::Malformed(_)));
     }
 
     #[test]

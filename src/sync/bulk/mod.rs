@@ -15,8 +15,8 @@ mod prime;
 mod round;
 mod send;
 
-use super::guid::{guid_field, guid_of, store_normalised};
 use super::cancel::{cancelled, Cancel};
+use super::guid::{guid_field, guid_of, store_normalised};
 use super::matching::MatchOptions;
 use super::settle::MARGIN;
 use super::Upserted;
@@ -205,7 +205,9 @@ pub fn bulk_upsert(
                 break;
             }
             let cancel = &options.cancel;
-            wait_for_limit(&next.reason, next.at, cancel, &mut |w| report(&ledger, Some(w)));
+            wait_for_limit(&next.reason, next.at, cancel, &mut |w| {
+                report(&ledger, Some(w))
+            });
             continue;
         }
         let mut seen = HashSet::new();
