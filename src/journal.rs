@@ -17,7 +17,7 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The longest line kept or written, in bytes. Real lines are far shorter (the method is at most
-/// 128 bytes, the code is cut to [`MAX_CODE`]); the bound keeps the ring's memory fixed.
+/// 128 bytes, the code is cut to 64 characters); the bound keeps the ring's memory fixed.
 pub const MAX_LINE: usize = 512;
 /// The longest error code written, in characters.
 const MAX_CODE: usize = 64;
