@@ -67,7 +67,8 @@ extern "C" {
  portal), "bulk_deadline_secs": 21600 (the longest a bulk upsert waits for the limits; 0: no
  bound; records left then are TIME_LIMITED), "batch_target_secs": 20 (server time one bulk
  write batch should take; batches shrink when writes are slow), "guid_fields": {"user": "UF_USR_...", "contact":
- "UF_CRM_...", "company": "UF_CRM_..."}}`; only `webhook_url` is required. A bad value of any key (an unusable proxy included) fails here, not per call.
+ "UF_CRM_...", "company": "UF_CRM_..."}, "journal": {"lines": 200, "file": "/path/b24.log"}
+ (the request journal, off by default; see `b24_journal`)}`; only `webhook_url` is required. A bad value of any key (an unusable proxy included) fails here, not per call.
 
  Returns a new handle, or NULL on failure. When `error_json` is not NULL it receives NULL on
  success, or on failure a failure envelope `{"ok":false,"error":{...}}` that the caller frees
@@ -100,6 +101,28 @@ void b24_string_free(char *s);
  The library version, e.g. `"0.1.0"`. A static string: do not free it. Thread-safe.
  */
 const char *b24_version(void);
+
+/*
+ The request journal of a client: `{"ok":true,"result":"<lines>"}`, the lines of its
+ in-memory ring joined with `\n`, newest last, `""` when the journal is off (the default).
+
+ The journal is asked for in `b24_client_new`'s configuration: `"journal": {"lines": 200,
+ "file": "/var/log/b24.log"}`, both optional; `lines` (0..10000, 0: no ring) is how many of
+ the newest lines are kept in memory, `file` a file one line per request is appended to
+ (several processes may share it). One line per HTTP request, every retry, batch, lookup and
+ upload included, tab-separated: the time it was sent (UTC, ms:
+ `2026-12-02T08:41:56.123Z`), the REST method (`batch` for a batch), the HTTP status (`-`: no
+ answer), the Bitrix error code (`-`: none; `not_sent`, `lost`, `timeout` or `too_large` for
+ a transport failure), the attempt number (1 = first send), the duration (`37ms`) and the
+ request/answer bytes (`512/230`; `512/-` without an answer). The webhook secret never
+ appears. A failed write to the file never fails a request: after the lines, a note
+ `# journal_write_errors<TAB>N<TAB>last error` says how many failed. A NULL client gives a
+ `NULL_ARGUMENT` envelope. Free the result with `b24_string_free`. Thread-safe.
+
+ # Safety
+ `client` must be NULL or a live handle from `b24_client_new`.
+ */
+char *b24_journal(const B24Client *client);
 
 /*
  Calls any REST method. `method` like `"crm.contact.list"` (validated: letters, digits, `_`,

@@ -170,6 +170,29 @@ impl Default for RateLimit {
     }
 }
 
+/// The request journal (`"journal"`): both parts optional, the journal is off when neither is
+/// asked for (see [`crate::journal`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JournalConfig {
+    /// Lines the in-memory ring keeps, 0..=[`MAX_JOURNAL_LINES`] (0: no ring).
+    pub lines: usize,
+    /// A file one line per request is appended to.
+    pub file: Option<String>,
+}
+
+/// The most lines the journal's ring may keep (each at most [`crate::journal::MAX_LINE`] bytes).
+pub const MAX_JOURNAL_LINES: usize = 10_000;
+
+/// The `journal` object as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJournal {
+    #[serde(default)]
+    lines: Option<u64>,
+    #[serde(default)]
+    file: Option<String>,
+}
+
 /// The custom fields that hold the 1C GUID of users, contacts and companies.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -234,6 +257,8 @@ struct RawConfig {
     share_across_processes: Option<bool>,
     #[serde(default, rename = "match")]
     match_rules: Option<serde_json::Value>,
+    #[serde(default)]
+    journal: Option<serde_json::Value>,
 }
 
 /// A validated configuration.
@@ -293,6 +318,8 @@ pub struct Config {
     pub share_across_processes: bool,
     /// Default match rules per entity, used when an upsert's GUID is not found (`"match"`).
     pub match_rules: crate::sync::MatchRules,
+    /// The request journal (`"journal"`; off by default).
+    pub journal: JournalConfig,
 }
 
 impl Config {
@@ -309,7 +336,8 @@ impl Config {
     /// `bulk_concurrency` (4), `max_response_mb` (64), `deadline_secs` (3 × `timeout_secs` + `execution_limit_secs` + 1),
     /// `execution_limit_secs` (60), `operating_limit_secs` (480), `operating_window_secs` (600), `bulk_deadline_secs` (21600; 0:
     /// none), `batch_target_secs` (20), `share_across_processes` (true), `match`
-    /// (`{"contact": [rules], "company": [rules]}`: default match rules, none by default).
+    /// (`{"contact": [rules], "company": [rules]}`: default match rules, none by default),
+    /// `journal` (`{"lines": 0..10000, "file": "path"}`: the request journal, off by default).
     pub fn from_json(json: &str) -> Result<Config, Error> {
         let raw: RawConfig = serde_json::from_str(json).map_err(|e| {
             // serde's message may quote the input, which holds the secret: keep only the position.
@@ -407,7 +435,12 @@ impl Config {
                 crate::sync::MatchRules::parse(v, &guid_fields.contact, &guid_fields.company)?
             }
         };
+        let journal = match raw.journal {
+            None | Some(serde_json::Value::Null) => JournalConfig::default(),
+            Some(v) => journal_config(v)?,
+        };
         Ok(Config {
+            journal,
             match_rules,
             webhook,
             connect_timeout: secs(raw.connect_timeout_secs, 10.0, "connect_timeout_secs")?,
@@ -450,6 +483,36 @@ fn within(
         ));
     }
     Ok(Duration::from_secs_f64(s))
+}
+
+/// The `journal` object: `lines` within 0..=[`MAX_JOURNAL_LINES`], `file` a non-empty path.
+fn journal_config(v: serde_json::Value) -> Result<JournalConfig, Error> {
+    let bad = |why: &str| {
+        Error::invalid_input(
+            "INVALID_CONFIG",
+            format!("journal must be {{\"lines\": 0..{MAX_JOURNAL_LINES}, \"file\": \"path\"}}, both optional: {why}"),
+        )
+    };
+    if !v.is_object() {
+        // serde would also take an array for the struct, field by field.
+        return Err(bad("not an object"));
+    }
+    // serde's message could quote the value: say only what is expected.
+    let raw: RawJournal = serde_json::from_value(v)
+        .map_err(|_| bad("an unknown key, or a value of the wrong type"))?;
+    let lines = raw.lines.unwrap_or(0);
+    if lines > MAX_JOURNAL_LINES as u64 {
+        return Err(bad("lines is out of range"));
+    }
+    if let Some(f) = &raw.file {
+        if f.is_empty() || f.contains('\0') {
+            return Err(bad("file must be a non-empty path"));
+        }
+    }
+    Ok(JournalConfig {
+        lines: lines as usize,
+        file: raw.file,
+    })
 }
 
 /// The bounds of a client-side bucket. The portal's documented shapes are 50/2 and 250/5; the
@@ -512,7 +575,7 @@ fn describe_serde(e: &serde_json::Error) -> String {
                strict_fields, bulk_concurrency, max_response_mb, execution_limit_secs, \
                operating_limit_secs, operating_window_secs, bulk_deadline_secs, \
                batch_target_secs, \
-               share_across_processes"
+               share_across_processes, match, journal"
             .into();
     } else if cut < msg.len() {
         out.push('…');
@@ -596,5 +659,42 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.code, "INVALID_CONFIG");
+    }
+
+    #[test]
+    fn journal_settings() {
+        let with = |journal: &str| {
+            Config::from_json(&format!(
+                r#"{{"webhook_url":"https://p.example.com/rest/1/secretsecret/","journal":{journal}}}"#
+            ))
+        };
+        let off = Config::new("https://p.example.com/rest/1/secretsecret/").unwrap();
+        assert_eq!(off.journal, JournalConfig::default(), "off by default");
+        assert_eq!(with("null").unwrap().journal, JournalConfig::default());
+        let j = with(r#"{"lines":200,"file":"/var/log/b24.log"}"#)
+            .unwrap()
+            .journal;
+        assert_eq!(
+            (j.lines, j.file.as_deref()),
+            (200, Some("/var/log/b24.log"))
+        );
+        assert_eq!(with(r#"{"lines":10000}"#).unwrap().journal.lines, 10_000);
+        for bad in [
+            r#"{"lines":10001}"#,
+            r#"{"lines":-1}"#,
+            r#"{"lines":1.5}"#,
+            r#"{"lines":"5"}"#,
+            r#"{"file":""}"#,
+            r#"{"file":5}"#,
+            r#"{"lines":5,"size":1}"#,
+            r#"{"file":"https://p.example.com/rest/1/secretsecret/","bogus":1}"#,
+            r#"true"#,
+            r#"[]"#,
+        ] {
+            let e = with(bad).unwrap_err();
+            assert_eq!(e.code, "INVALID_CONFIG", "{bad}");
+            assert!(e.description.starts_with("journal must be"), "{bad}: {e}");
+            assert!(!e.description.contains("secretsecret"), "{e}");
+        }
     }
 }

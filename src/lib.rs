@@ -2,7 +2,8 @@
 //!
 //! Layers, from the bottom up:
 //! - the safe core: [`config`], [`error`], [`transport`], [`limiter`], [`client`], [`crm`],
-//!   [`events`] (outbound event calls the portal POSTs to a handler);
+//!   [`events`] (outbound event calls the portal POSTs to a handler), [`journal`] (one line per
+//!   HTTP request, when asked for);
 //!   its one OS-specific part is `host`, the files and locks shared by the processes of a host;
 //! - [`api`]: JSON-in / envelope-out operations over the core, shared by both shims;
 //! - [`ffi`]: the C ABI (`b24_*`), a thin shim over [`api`];
@@ -17,6 +18,7 @@ pub mod error;
 pub mod events;
 pub mod files;
 mod host;
+pub mod journal;
 pub mod json;
 pub mod limiter;
 pub mod sync;

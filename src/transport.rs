@@ -43,6 +43,18 @@ pub enum Failure {
     TooLarge(usize),
 }
 
+impl Failure {
+    /// A short tag for the request journal: `not_sent`, `lost`, `timeout`, `too_large`.
+    pub fn tag(&self) -> &'static str {
+        match self {
+            Failure::NotSent(_) => "not_sent",
+            Failure::Lost(_) => "lost",
+            Failure::TimedOut(_) => "timeout",
+            Failure::TooLarge(_) => "too_large",
+        }
+    }
+}
+
 /// The largest CA file read: a real PEM bundle is a few hundred KB.
 const MAX_CA_FILE: u64 = 4 * 1024 * 1024;
 

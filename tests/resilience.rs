@@ -246,9 +246,15 @@ fn unreachable_portal_is_a_transport_error() {
 fn wrong_secret_is_auth_and_is_masked() {
     let emu = emulator(None);
     let url = emu.webhook_url().replace(SECRET, "wrongSecret999");
-    let c = api::new_client(&json!({"webhook_url": url, "rate_limit": false}).to_string()).unwrap();
+    let c = api::new_client(
+        &json!({"webhook_url": url, "rate_limit": false, "journal": {"lines": 10}}).to_string(),
+    )
+    .unwrap();
     let text = api::envelope(&api::call(&c, "scope", None));
     assert!(!text.contains("wrongSecret999"), "{text}");
+    let journal = c.journal_text();
+    assert!(journal.contains("\tscope\t401\t"), "{journal}");
+    assert!(!journal.contains("wrongSecret999"), "{journal}");
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(
         (

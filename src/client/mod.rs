@@ -10,11 +10,12 @@ pub use answer::{bitrix_error, parse_answer, Response};
 
 use crate::config::Config;
 use crate::error::{Error, ErrorKind};
+use crate::journal::{Entry, Journal};
 use crate::limiter::Limiter;
 use crate::transport::{Failure, Transport};
 use serde_json::Value;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// A configured Bitrix24 client. Cheap to clone; safe to use from several threads at once.
 #[derive(Clone, Debug)]
@@ -27,6 +28,7 @@ struct Inner {
     config: Config,
     transport: Transport,
     limiter: Option<Limiter>,
+    journal: Option<Journal>,
 }
 
 /// Whether a request may be sent again when its outcome is unknown.
@@ -74,11 +76,13 @@ impl Client {
             Limiter::for_portal(&config.webhook.origin, shape)
                 .across_processes(config.share_across_processes)
         });
+        let journal = Journal::new(&config.journal);
         Ok(Client {
             inner: Arc::new(Inner {
                 config,
                 transport,
                 limiter,
+                journal,
             }),
         })
     }
@@ -91,6 +95,16 @@ impl Client {
     /// The webhook URL with its secret masked.
     pub fn masked_webhook_url(&self) -> String {
         self.inner.config.webhook.masked().to_string()
+    }
+
+    /// The request journal's ring: one line per HTTP request, joined with `\n`, newest last
+    /// (see [`crate::journal`]); `""` when the journal is off or keeps no ring.
+    pub fn journal_text(&self) -> String {
+        self.inner
+            .journal
+            .as_ref()
+            .map(Journal::text)
+            .unwrap_or_default()
     }
 
     /// Calls `method` with JSON parameters, retrying only what is safe per the method's name.
@@ -125,11 +139,17 @@ impl Client {
         let own_bound = Instant::now() + cfg.timeout * 3;
         let give_up_at = deadline::current().map_or(own_bound, |d| d.min(own_bound));
         let mut attempt: u32 = 0;
+        let mut req = Outgoing {
+            method,
+            url: &url,
+            body: &body,
+            sends: 0,
+        };
         let mut waited_for_operating = false;
         let mut earlier_may_have_run = false;
         sleep_capped(self.operating_pace(&[(method, 1)]), give_up_at);
         loop {
-            let (err, ran) = match self.attempt(&url, &body, repeat, give_up_at) {
+            let (err, ran) = match self.attempt(&mut req, repeat, give_up_at) {
                 Ok(resp) => {
                     if let Some(t) = &resp.time {
                         self.note_operating(method, t);
@@ -180,8 +200,7 @@ impl Client {
     /// One attempt: pacing, the request, and the answer read and classified for `repeat`.
     fn attempt(
         &self,
-        url: &str,
-        body: &bytes::Bytes,
+        req: &mut Outgoing<'_>,
         repeat: Repeat,
         give_up_at: Instant,
     ) -> Result<Response, (Error, Ran)> {
@@ -200,16 +219,8 @@ impl Client {
         if timeout.is_zero() {
             return Err(not_sent(deadline_error()));
         }
-        match self
-            .inner
-            .transport
-            .post_json(url, body.clone(), timeout, cfg.max_response_bytes)
-        {
-            Ok((status, mut bytes)) => {
-                answer::mask_secret(&mut bytes, cfg.webhook.secret().as_bytes());
-                answer::classify(status, &bytes)
-                    .map_err(|(e, ran)| (for_repeat(e, ran, repeat), ran))
-            }
+        match self.send(req, timeout) {
+            Ok(classified) => classified.map_err(|(e, ran)| (for_repeat(e, ran, repeat), ran)),
             Err(f) => {
                 let ran = if matches!(f, Failure::NotSent(_)) {
                     Ran::No
@@ -218,6 +229,56 @@ impl Client {
                 };
                 Err((for_repeat(transport_error(f), ran, repeat), ran))
             }
+        }
+    }
+
+    /// The one place a request goes on the wire: sends it, masks and classifies the answer, and
+    /// writes the journal's line (so every attempt of every call, batch and upload has one).
+    fn send(
+        &self,
+        req: &mut Outgoing<'_>,
+        timeout: Duration,
+    ) -> Result<Result<Response, (Error, Ran)>, Failure> {
+        let cfg = &self.inner.config;
+        req.sends += 1;
+        let (sent_at, started) = (SystemTime::now(), Instant::now());
+        let wire = self.inner.transport.post_json(
+            req.url,
+            req.body.clone(),
+            timeout,
+            cfg.max_response_bytes,
+        );
+        let mut entry = Entry {
+            sent_at,
+            method: req.method,
+            status: None,
+            code: None,
+            attempt: req.sends,
+            took: started.elapsed(),
+            request_bytes: req.body.len(),
+            answer_bytes: None,
+        };
+        match wire {
+            Ok((status, mut bytes)) => {
+                entry.answer_bytes = Some(bytes.len());
+                answer::mask_secret(&mut bytes, cfg.webhook.secret().as_bytes());
+                let classified = answer::classify(status, &bytes);
+                entry.status = Some(status);
+                entry.code = classified.as_ref().err().map(|(e, _)| e.code.as_str());
+                self.journal(&entry);
+                Ok(classified)
+            }
+            Err(f) => {
+                entry.code = Some(f.tag());
+                self.journal(&entry);
+                Err(f)
+            }
+        }
+    }
+
+    fn journal(&self, entry: &Entry<'_>) {
+        if let Some(j) = &self.inner.journal {
+            j.record(entry, &self.inner.config.webhook);
         }
     }
 
@@ -280,6 +341,17 @@ fn backoff(attempt: u32) -> Duration {
 fn sleep_capped(d: Duration, until: Instant) {
     let left = until.saturating_duration_since(Instant::now());
     std::thread::sleep(d.min(left));
+}
+
+/// One request of a call, as [`Client::send`] puts it on the wire.
+struct Outgoing<'a> {
+    method: &'a str,
+    url: &'a str,
+    body: &'a bytes::Bytes,
+    /// Requests of the call actually sent so far; the journal numbers attempts by it (an
+    /// operating-limit wait repeats the retry count, and an attempt stopped by pacing or the
+    /// deadline sends nothing).
+    sends: u32,
 }
 
 /// Whether a failed attempt may have run on the portal.

@@ -252,6 +252,20 @@ int main(int argc, char **argv) {
     expect(b24_delete_company(client, company), "\"result\":true", "b24_delete_company");
     expect(b24_get_contact(client, contact), "\"kind\":\"not_found\"", "deleted contact is gone");
 
+    /* The journal: off by default; with "lines", one line per request (JSON escapes the tabs). */
+    expect(b24_journal(client), "{\"ok\":true,\"result\":\"\"}", "b24_journal off by default");
+    expect(b24_journal(NULL), "NULL_ARGUMENT", "b24_journal NULL client");
+    char journaled[600];
+    snprintf(journaled, sizeof journaled,
+             "{\"webhook_url\":\"%s\",\"rate_limit\":false,\"journal\":{\"lines\":5}}", argv[1]);
+    B24Client *with_journal = b24_client_new(journaled, NULL);
+    CHECK(with_journal != NULL, "client with a journal");
+    if (with_journal != NULL) {
+        expect(b24_call(with_journal, "scope", NULL), "\"crm\"", "a call to journal");
+        expect(b24_journal(with_journal), "Z\\tscope\\t200\\t-\\t1\\t", "b24_journal has the call");
+        b24_client_free(with_journal);
+    }
+
     b24_client_free(client);
     b24_client_free(NULL);
     b24_string_free(NULL);

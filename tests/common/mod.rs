@@ -97,3 +97,36 @@ pub fn spec_contact(company_id: &str) -> Value {
 pub fn spec_company() -> Value {
     json!({ "fields": b24_emulator::spec::company_fields() })
 }
+
+/// A journal file of its own for one test (removed first, so a rerun starts empty).
+pub fn journal_path(name: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("b24-journal-{name}-{}.log", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+/// An emulator without limits and a client for it that journals every request to a ring and
+/// to `path`; check both with [`journal_clean`].
+pub fn journaled_setup(path: &std::path::Path) -> (Emulator, Client) {
+    let emu = emulator(None);
+    let c = client_with(
+        &emu,
+        json!({"journal": {"lines": 10000, "file": path.to_str().expect("a UTF-8 temp path")}}),
+    );
+    (emu, c)
+}
+
+/// Asserts that the client's journal ring and the journal file hold lines and no secret, and
+/// returns the ring's text.
+pub fn journal_clean(c: &Client, path: &std::path::Path) -> String {
+    let ring = c.journal_text();
+    let file = std::fs::read_to_string(path).unwrap_or_default();
+    let _ = std::fs::remove_file(path);
+    assert!(
+        !ring.is_empty() && !file.is_empty(),
+        "journaled: {ring:?} / {file:?}"
+    );
+    assert!(!ring.contains(SECRET), "secret in the journal ring: {ring}");
+    assert!(!file.contains(SECRET), "secret in the journal file: {file}");
+    ring
+}

@@ -25,7 +25,8 @@ fn contact(c: &bitrix24_1c::Client, fields: serde_json::Value) -> i64 {
 /// it is masked in single results, batch results, exports and bulk results alike.
 #[test]
 fn the_secret_is_masked_in_every_part_of_every_answer() {
-    let (emu, c) = setup();
+    let journal = journal_path("every-part");
+    let (emu, c) = journaled_setup(&journal);
     let echo = format!("see {}crm.contact.add and {SECRET}", emu.webhook_url());
     let id = contact(&c, json!({"NAME": "Echo", "COMMENTS": echo}));
     let got = ok(api::get(&c, Entity::Contact, id));
@@ -55,6 +56,7 @@ fn the_secret_is_masked_in_every_part_of_every_answer() {
         "crm.contact.list",
         Some(r#"{"select":["COMMENTS"]}"#),
     ));
+    journal_clean(&c, &journal);
 }
 
 /// An answer larger than `max_response_mb` is refused while it is read, as a `protocol`
@@ -207,7 +209,8 @@ fn a_garbled_answer_to_an_add_is_outcome_unknown() {
 #[test]
 fn echoed_request_targets_are_masked() {
     use b24_emulator::Echo;
-    let (emu, c) = setup();
+    let journal = journal_path("echoed");
+    let (emu, c) = journaled_setup(&journal);
     let id = contact(&c, json!({"NAME": "E"}));
     emu.inject(fault(
         "crm.contact.get",
@@ -233,6 +236,11 @@ fn echoed_request_targets_are_masked() {
     });
     let out = ok(api::batch(&c, &cmds.to_string(), false));
     assert!(out.to_string().contains("***"), "{out}");
+    let ring = journal_clean(&c, &journal);
+    assert!(
+        ring.contains("\tcrm.contact.get\t400\tERROR_CORE\t1\t"),
+        "{ring}"
+    );
 }
 
 /// A 300 MB answer, declared or chunked, is refused after at most `max_response_mb` was read.
@@ -301,10 +309,14 @@ fn a_trickling_answer_times_out() {
 /// command) is masked where the library quotes it back in an error or a warning.
 #[test]
 fn the_secret_in_caller_input_is_masked_where_it_is_quoted() {
-    let (_emu, c) = setup();
+    let journal = journal_path("caller-input");
+    let (_emu, c) = journaled_setup(&journal);
     let hook = format!("https://portal.example.com/rest/1/{SECRET}/crm.contact.get");
     err(api::call(&c, &hook, None));
     err(api::call(&c, &format!("crm.{SECRET}.get?x"), None));
+    // Valid method names, so they are sent (and journaled): the secret as the method itself.
+    err(api::call(&c, SECRET, None));
+    err(api::call(&c, &format!("crm.{SECRET}.get"), None));
     let fields = json!({ format!("UF_CRM_{SECRET}"): 1, "NAME": "K" }).to_string();
     let v = env(&api::create(&c, Entity::Contact, &fields));
     assert!(v.to_string().contains("***"), "{v}");
@@ -312,4 +324,10 @@ fn the_secret_in_caller_input_is_masked_where_it_is_quoted() {
     env(&api::batch(&c, &cmds, false));
     let cmds = json!({ "a": {"method": hook, "params": {}} }).to_string();
     env(&api::batch(&c, &cmds, false));
+    let ring = journal_clean(&c, &journal);
+    assert!(
+        ring.contains("\t***\t404\tERROR_METHOD_NOT_FOUND\t1\t"),
+        "{ring}"
+    );
+    assert!(ring.contains("\tcrm.***.get\t404\t"), "{ring}");
 }
