@@ -18,7 +18,9 @@
 
 mod component;
 pub mod interface;
+mod jobs;
 mod raw;
+mod shim;
 pub mod text;
 pub mod value;
 

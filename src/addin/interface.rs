@@ -35,17 +35,34 @@ impl ParamDefault {
 /// What a method does once its parameters are read.
 #[derive(Clone, Copy)]
 pub(crate) enum Handler {
-    /// `Connect`: replaces the object's client, so the component runs it itself.
-    Connect,
+    /// A method on the object's own state, which the component runs itself.
+    Own(Own),
     /// Any other method: runs against the current client (`None` before `Connect`).
     Call(fn(Option<&Client>, &Args) -> Reply),
     /// A long method that reports progress (`done`, `total`), shown in 1C's status line.
     Progress(ProgressHandler),
+    /// `Start…`: the same long method on a worker thread of the object (see `jobs`).
+    Start(ProgressHandler),
 }
 
-/// A handler that reports progress (`done`, `total`) while it runs.
+/// The methods on the object's own state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Own {
+    /// Replaces the object's client.
+    Connect,
+    /// Hands over a finished job's result.
+    JobResult,
+    /// Stops a job.
+    CancelJob,
+    /// Keeps `ДвоичныеДанные` in memory for a later write.
+    AddFile,
+    /// Frees the files `AddFile` kept.
+    RemoveFiles,
+}
+
+/// A handler that reports progress (`done`, `total`) while it runs and stops when cancelled.
 pub(crate) type ProgressHandler =
-    fn(Option<&Client>, &Args, &mut dyn FnMut(&api::Progress)) -> Reply;
+    fn(Option<&Client>, &Args, &mut dyn FnMut(&api::Progress), &api::Cancel) -> Reply;
 
 /// One method of the component.
 pub struct MethodDef {
@@ -81,6 +98,10 @@ pub(crate) enum Prop {
     WebhookUrl,
     Timeout,
     ThrowExceptions,
+    LastResponse,
+    ErrorCode,
+    ErrorKind,
+    Journal,
 }
 
 /// One property of the component.
@@ -124,7 +145,7 @@ pub static METHODS: &[MethodDef] = &[
         "Подключить",
         &["WebhookURL", "SettingsJSON"],
         &[ParamDefault::EmptyString],
-        Handler::Connect,
+        Handler::Own(Own::Connect),
     ),
     method(
         "CheckConnection",
@@ -257,25 +278,21 @@ pub static METHODS: &[MethodDef] = &[
         "ЗаписатьКонтактыПакетом",
         &["RecordsJSON"],
         &[],
-        Handler::Progress(|c, a, p| bulk_upsert(c, a, p, Entity::Contact)),
+        Handler::Progress(|c, a, p, s| bulk_upsert(c, a, p, s, Entity::Contact)),
     ),
     method(
         "BulkUpsertCompanies",
         "ЗаписатьКомпанииПакетом",
         &["RecordsJSON"],
         &[],
-        Handler::Progress(|c, a, p| bulk_upsert(c, a, p, Entity::Company)),
+        Handler::Progress(|c, a, p, s| bulk_upsert(c, a, p, s, Entity::Company)),
     ),
     method(
         "Export",
         "Выгрузить",
-        &["Method", "ParamsJSON", "FilePath", "PagesPerBatch"],
-        &[
-            ParamDefault::EmptyString,
-            ParamDefault::EmptyString,
-            ParamDefault::One,
-        ],
-        Handler::Call(export),
+        EXPORT_PARAMS,
+        EXPORT_DEFAULTS,
+        Handler::Progress(export),
     ),
     // Outbound events: needs no connection, so a 1C HTTP service can parse a call before (or
     // without) connecting to the portal.
@@ -298,6 +315,63 @@ pub static METHODS: &[MethodDef] = &[
         ],
         Handler::Call(pull_changes),
     ),
+    // Long calls on a worker thread, reported through external events (`jobs`).
+    method(
+        "StartBulkUpsertContacts",
+        "НачатьЗаписьКонтактовПакетом",
+        &["RecordsJSON"],
+        &[],
+        Handler::Start(|c, a, p, s| bulk_upsert(c, a, p, s, Entity::Contact)),
+    ),
+    method(
+        "StartBulkUpsertCompanies",
+        "НачатьЗаписьКомпанийПакетом",
+        &["RecordsJSON"],
+        &[],
+        Handler::Start(|c, a, p, s| bulk_upsert(c, a, p, s, Entity::Company)),
+    ),
+    method(
+        "StartExport",
+        "НачатьВыгрузку",
+        EXPORT_PARAMS,
+        EXPORT_DEFAULTS,
+        Handler::Start(export),
+    ),
+    method(
+        "JobResult",
+        "РезультатЗадания",
+        &["JobID"],
+        &[],
+        Handler::Own(Own::JobResult),
+    ),
+    method(
+        "CancelJob",
+        "ОтменитьЗадание",
+        &["JobID"],
+        &[],
+        Handler::Own(Own::CancelJob),
+    ),
+    method(
+        "AddFile",
+        "ДобавитьФайл",
+        &["FileName", "Data"],
+        &[],
+        Handler::Own(Own::AddFile),
+    ),
+    method(
+        "RemoveFiles",
+        "УдалитьФайлы",
+        &[],
+        &[],
+        Handler::Own(Own::RemoveFiles),
+    ),
+];
+
+const EXPORT_PARAMS: &[&str] = &["Method", "ParamsJSON", "FilePath", "PagesPerBatch"];
+const EXPORT_DEFAULTS: &[ParamDefault] = &[
+    ParamDefault::EmptyString,
+    ParamDefault::EmptyString,
+    ParamDefault::One,
 ];
 
 /// Every property, in the order of their numbers (`FindProp` returns the index here).
@@ -337,7 +411,21 @@ pub static PROPERTIES: &[PropertyDef] = &[
         writable: true,
         prop: Prop::ThrowExceptions,
     },
+    read_only("LastResponse", "ПоследнийОтвет", Prop::LastResponse),
+    read_only("ErrorCode", "КодОшибки", Prop::ErrorCode),
+    read_only("ErrorKind", "ВидОшибки", Prop::ErrorKind),
+    read_only("Journal", "Журнал", Prop::Journal),
 ];
+
+const fn read_only(en: &'static str, ru: &'static str, prop: Prop) -> PropertyDef {
+    PropertyDef {
+        en,
+        ru,
+        readable: true,
+        writable: false,
+        prop,
+    }
+}
 
 /// The index of the method called `name` (either language, any case).
 pub fn find_method(name: &str) -> Option<usize> {
@@ -415,6 +503,12 @@ impl<'a> Args<'a> {
                 format!("{name} must be a whole number from {min} to {max}"),
             )),
         }
+    }
+
+    /// Required bytes parameter `i`: `ДвоичныеДанные`, or a String as UTF-8.
+    pub fn bytes(&self, i: usize) -> Result<Vec<u8>, Error> {
+        let (v, name) = self.at(i);
+        v.required_bytes(name)
     }
 
     /// Flag parameter `i`, `false` when absent or Empty.
@@ -496,26 +590,36 @@ fn bulk_upsert(
     c: Option<&Client>,
     a: &Args,
     progress: &mut dyn FnMut(&api::Progress),
+    cancel: &api::Cancel,
     e: Entity,
 ) -> Reply {
     let records = a.string(0)?;
-    api::bulk_upsert(connected(c)?, e, &records, progress)
+    api::bulk_upsert_with(connected(c)?, e, &records, progress, cancel)
 }
 
-fn export(c: Option<&Client>, a: &Args) -> Reply {
+fn export(
+    c: Option<&Client>,
+    a: &Args,
+    _: &mut dyn FnMut(&api::Progress),
+    cancel: &api::Cancel,
+) -> Reply {
     let (method, params, path) = (a.string(0)?, a.opt_string(1)?, a.opt_string(2)?);
     let pages = a.opt_count(3, 1, 50)?;
-    api::export(
-        connected(c)?,
-        &method,
-        params.as_deref(),
-        path.as_deref(),
-        pages,
-    )
+    let (params, path) = (params.as_deref(), path.as_deref());
+    api::export_with(connected(c)?, &method, params, path, pages, cancel)
 }
 
+/// `ParseEvent`: the body as a String, or as `ДвоичныеДанные` (`ПолучитьТелоКакДвоичныеДанные`).
 fn parse_event(_: Option<&Client>, a: &Args) -> Reply {
-    let (body, content_type, token) = (a.string(0)?, a.opt_string(1)?, a.opt_string(2)?);
+    let body = a.bytes(0)?;
+    let body = String::from_utf8(body).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        Error::invalid_input(
+            "INVALID_UTF8",
+            format!("Body is not valid UTF-8 (byte {at})"),
+        )
+    })?;
+    let (content_type, token) = (a.opt_string(1)?, a.opt_string(2)?);
     api::parse_event(&body, content_type.as_deref(), token.as_deref())
 }
 
@@ -554,8 +658,8 @@ mod tests {
             }
             assert!(p.readable);
         }
-        assert_eq!(METHODS.len(), 24);
-        assert_eq!(PROPERTIES.len(), 5);
+        assert_eq!(METHODS.len(), 31);
+        assert_eq!(PROPERTIES.len(), 9);
     }
 
     #[test]

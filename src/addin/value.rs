@@ -151,6 +151,11 @@ impl Value {
         }
     }
 
+    /// Required bytes (see [`Value::bytes`]).
+    pub fn required_bytes(&self, name: &str) -> Result<Vec<u8>, Error> {
+        self.bytes(name)?.ok_or_else(|| missing(name))
+    }
+
     /// A flag: BOOL, or a number (nonzero is true); Empty/Null give `default`.
     pub fn flag(&self, name: &str, default: bool) -> Result<bool, Error> {
         match self {

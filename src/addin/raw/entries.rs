@@ -4,12 +4,16 @@ use super::super::interface::{find_method, find_property, METHODS, PROPERTIES};
 use super::super::text;
 use super::super::value::{Out, Value};
 use super::guard;
-use super::object::{object, This, INIT_DONE, LANG};
+use super::object::{object, This, INIT_DONE, LANG, LOCALE, USER_LANG};
 use super::variant::{alloc_wstr, read_name, read_params, read_variant, vt, write_out, TVariant};
 use crate::error::Error;
 use std::ffi::{c_long, c_void};
 use std::ptr::{self, addr_of_mut};
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// Undelivered external events the platform keeps for us.
+const EVENT_BUFFER_DEPTH: c_long = 100;
 
 /// The class (and extension) name: `GetClassNames` and `RegisterExtensionAs` give the same, so
 /// `Новый("AddIn.B24.Bitrix24")` works in 1C and in hosts that use the class name.
@@ -36,6 +40,10 @@ pub(super) unsafe extern "system" fn init(this: This, disp: *mut c_void) -> bool
             return false;
         };
         c.conn.store(disp.cast(), Ordering::Release);
+        // Progress events of a job may queue up while the form is busy; the default depth
+        // (1) would drop all but one. 100, as a large production add-in's base class sets in Init.
+        c.conn().set_event_buffer_depth(EVENT_BUFFER_DEPTH);
+        c.addin.set_events(Arc::new(c.conn()));
         true
     })
 }
@@ -292,15 +300,31 @@ pub(super) unsafe extern "system" fn call_as_func(
     guard(false, || run_method(this, num, ret, params, n))
 }
 
-// LocaleBase / UserLanguageBase: messages are bilingual already, so the locale is not used.
+// LocaleBase / UserLanguageBase: the language of the library's own messages.
 
-pub(super) unsafe extern "system" fn set_locale(_this: This, _locale: *const u16) {
-    guard((), || ())
+pub(super) unsafe extern "system" fn set_locale(this: This, locale: *const u16) {
+    guard((), || {
+        let Some(c) = (unsafe { object(this, LOCALE) }) else {
+            return;
+        };
+        // SAFETY: 1C passes a NUL-terminated name.
+        if let Some(l) = unsafe { read_name(locale) } {
+            c.addin.set_locale(&l);
+        }
+    })
 }
 
 pub(super) unsafe extern "system" fn set_user_interface_language_code(
-    _this: This,
-    _lang: *const u16,
+    this: This,
+    lang: *const u16,
 ) {
-    guard((), || ())
+    guard((), || {
+        let Some(c) = (unsafe { object(this, USER_LANG) }) else {
+            return;
+        };
+        // SAFETY: 1C passes a NUL-terminated code.
+        if let Some(l) = unsafe { read_name(lang) } {
+            c.addin.set_locale(&l);
+        }
+    })
 }

@@ -126,3 +126,9 @@ impl Conn {
         unsafe { ((*(*conn).vtable).set_event_buffer_depth)(conn, depth) };
     }
 }
+
+impl super::super::jobs::Events for Conn {
+    fn emit(&self, event: &str, data: &str) -> bool {
+        self.external_event(event, data)
+    }
+}
