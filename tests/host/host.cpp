@@ -26,6 +26,7 @@
 #else
 #include <dlfcn.h>
 #include <thread>
+#include <unistd.h>
 #define ADDIN_API
 #endif
 
@@ -378,6 +379,12 @@ struct RecordedError {
     long scode;
 };
 
+struct RecordedEvent {
+    std::u16string source;
+    std::u16string message;
+    std::u16string data;
+};
+
 class RecordingConnection : public IAddInDefBaseEx {
 public:
     DTOR_SLOT_IMPL(RecordingConnection)
@@ -390,9 +397,19 @@ public:
     bool ADDIN_API Read(WCHAR_T*, tVariant*, long*, WCHAR_T**) override { return false; }
     bool ADDIN_API Write(WCHAR_T*, tVariant*) override { return false; }
     bool ADDIN_API RegisterProfileAs(WCHAR_T*) override { return false; }
-    bool ADDIN_API SetEventBufferDepth(long) override { return true; }
-    long ADDIN_API GetEventBufferDepth() override { return 1; }
-    bool ADDIN_API ExternalEvent(WCHAR_T*, WCHAR_T*, WCHAR_T*) override { ++events; return true; }
+    bool ADDIN_API SetEventBufferDepth(long depth) override {
+        Guard g(lock_);
+        buffer_depth = depth;
+        return true;
+    }
+    long ADDIN_API GetEventBufferDepth() override { return buffer_depth; }
+    // Called from the add-in's worker thread: recorded under the lock, read through snapshot().
+    bool ADDIN_API ExternalEvent(WCHAR_T* source, WCHAR_T* message, WCHAR_T* data) override {
+        Guard g(lock_);
+        ++events;
+        event_log.push_back(RecordedEvent{source ? source : u"<null>", message ? message : u"<null>", data ? data : u"<null>"});
+        return true;
+    }
     void ADDIN_API CleanEventBuffer() override {}
     bool ADDIN_API SetStatusLine(WCHAR_T* text) override {
         Guard g(lock_);
@@ -406,7 +423,14 @@ public:
     }
     void* ADDIN_API GetInterface(int) override { return nullptr; }
 
+    std::vector<RecordedEvent> snapshot() {
+        Guard g(lock_);
+        return event_log;
+    }
+
     std::vector<RecordedError> errors;
+    std::vector<RecordedEvent> event_log;
+    long buffer_depth = 1;
     int events = 0;
     int status_sets = 0;
     int status_resets = 0;
@@ -448,6 +472,11 @@ static tVariant v_ui4(uint32_t x) { tVariant v = v_empty(); v.vt = VTYPE_UI4; v.
 static tVariant v_r8(double x) { tVariant v = v_empty(); v.vt = VTYPE_R8; v.dblVal = x; return v; }
 static tVariant v_r4(float x) { tVariant v = v_empty(); v.vt = VTYPE_R4; v.fltVal = x; return v; }
 static tVariant v_bool(bool x) { tVariant v = v_empty(); v.vt = VTYPE_BOOL; v.bVal = x; return v; }
+static tVariant v_blob(std::string& storage) {  // ДвоичныеДанные: bytes in pstrVal, strLen bytes
+    tVariant v = v_pstr(storage);
+    v.vt = VTYPE_BLOB;
+    return v;
+}
 
 // Takes a string the add-in returned: it must be a live allocation of our manager, NUL-terminated
 // at wstrLen; it is freed with FreeMemory as 1C does.
@@ -558,6 +587,13 @@ static const Expected kMethods[] = {
     {u"Export", u"Выгрузить", 4, 1},
     {u"ParseEvent", u"РазобратьСобытие", 3, 1},
     {u"PullChanges", u"ПолучитьИзменения", 5, 1},
+    {u"StartBulkUpsertContacts", u"НачатьЗаписьКонтактовПакетом", 1, 1},
+    {u"StartBulkUpsertCompanies", u"НачатьЗаписьКомпанийПакетом", 1, 1},
+    {u"StartExport", u"НачатьВыгрузку", 4, 1},
+    {u"JobResult", u"РезультатЗадания", 1, 1},
+    {u"CancelJob", u"ОтменитьЗадание", 1, 1},
+    {u"AddFile", u"ДобавитьФайл", 2, 2},
+    {u"RemoveFiles", u"УдалитьФайлы", 0, 0},
 };
 
 struct ExpectedProp {
@@ -572,6 +608,10 @@ static const ExpectedProp kProps[] = {
     {u"WebhookURL", u"АдресВебхука", true},
     {u"Timeout", u"Таймаут", true},
     {u"ThrowExceptions", u"ВызыватьИсключения", true},
+    {u"LastResponse", u"ПоследнийОтвет", false},
+    {u"ErrorCode", u"КодОшибки", false},
+    {u"ErrorKind", u"ВидОшибки", false},
+    {u"Journal", u"Журнал", false},
 };
 
 class Driver {
@@ -643,6 +683,8 @@ public:
         check(last_error().empty(), what + ": LastError is empty after success", last_error());
         return e;
     }
+
+    bool depth_set() { return conn_->GetEventBufferDepth() > 1; }
 
     IComponentBase* c_;
     RecordingConnection* conn_;
@@ -717,7 +759,10 @@ static void test_properties_offline(Driver& d, const std::string& version) {
     check(d.get_str(u"LastError").empty(), "LastError is empty at start");
     check(d.get_str(u"АдресВебхука").empty(), "WebhookURL is empty before Connect");
     tVariant t = d.get(u"Timeout");
-    check(t.vt == VTYPE_R8 && t.dblVal == 0.0, "Timeout is 0 (library default) at start");
+    check(t.vt == VTYPE_R8 && t.dblVal == 60.0, "Timeout reads back the library default, 60 s, at start");
+    check(d.get_str(u"ПоследнийОтвет").empty() && d.get_str(u"ErrorCode").empty() && d.get_str(u"ВидОшибки").empty(),
+          "LastResponse, ErrorCode and ErrorKind are empty at start");
+    check(d.get_str(u"Журнал").empty(), "Journal is empty before Connect");
     tVariant th = d.get(u"ThrowExceptions");
     check(th.vt == VTYPE_BOOL && !th.bVal, "ThrowExceptions is false by default");
 
@@ -728,11 +773,20 @@ static void test_properties_offline(Driver& d, const std::string& version) {
     t = d.get(u"Timeout");
     check(t.vt == VTYPE_R8 && t.dblVal == 30.0, "Timeout reads back 30");
     check(d.last_error().empty(), "LastError empty after setting Timeout");
+    // Invalid property values raise (SetPropVal false + AddError) even with ThrowExceptions off:
+    // a property write has no result BSL could check.
     std::u16string s = u"abc";
-    check(d.set(u"Timeout", v_wstr(s)), "set Timeout to a string returns true while not throwing");
+    size_t errors = d.conn_->errors.size();
+    check(!d.set(u"Timeout", v_wstr(s)), "set Timeout to a string raises");
     check(d.last_error().rfind("[WRONG_PARAM_TYPE] ", 0) == 0, "set Timeout to a string sets LastError", d.last_error());
-    check(d.set(u"Timeout", v_r8(-1)), "set Timeout -1 returns true while not throwing");
+    check(!d.set(u"Timeout", v_r8(-1)), "set Timeout -1 raises");
     check(d.last_error().rfind("[INVALID_TIMEOUT] ", 0) == 0, "negative Timeout is INVALID_TIMEOUT", d.last_error());
+    check(!d.set(u"Timeout", v_i4(0)), "set Timeout 0 raises: it does not mean 'no timeout' here");
+    check(d.get_str(u"КодОшибки") == "INVALID_TIMEOUT", "ErrorCode is INVALID_TIMEOUT", d.get_str(u"ErrorCode"));
+    check(d.conn_->errors.size() == errors + 3, "each invalid property write called AddError");
+    std::u16string junk_url = u"not a url";
+    check(!d.set(u"АдресВебхука", v_wstr(junk_url)), "a bad WebhookURL raises instead of silently disconnecting");
+    check(d.get_str(u"ВидОшибки") == "invalid_input", "ErrorKind of a bad WebhookURL is invalid_input", d.get_str(u"ErrorKind"));
     t = d.get(u"Timeout");
     check(t.vt == VTYPE_R8 && t.dblVal == 30.0, "a rejected Timeout keeps the old value");
 }
@@ -802,6 +856,10 @@ static void test_throw(Driver& d) {
     check(!returned, "with ThrowExceptions a failing CallAsFunc returns false");
     std::string le = d.last_error();
     check(le.rfind("[INVALID_ID] ", 0) == 0, "LastError set while throwing", le);
+    std::string last = d.get_str(u"LastResponse");
+    check(contains(last, "\"code\":\"INVALID_ID\"") && contains(last, "\"kind\":\"invalid_input\"") &&
+              contains(last, "\"retryable\""),
+          "LastResponse keeps the whole envelope of a call that raised", last);
     check(d.conn_->errors.size() == before + 1, "AddError called once", std::to_string(d.conn_->errors.size() - before));
     if (d.conn_->errors.size() == before + 1) {
         const RecordedError& r = d.conn_->errors.back();
@@ -821,6 +879,9 @@ static void test_throw(Driver& d) {
     std::u16string s = u"x";
     check(!d.set(u"Timeout", v_wstr(s)), "with ThrowExceptions a bad Timeout makes SetPropVal false");
     check(d.conn_->errors.size() == before + 3, "AddError called for SetPropVal");
+    // What "[CODE] text" leaves out is in the properties after the exception.
+    check(d.get_str(u"ErrorCode") == "WRONG_PARAM_TYPE" && d.get_str(u"ErrorKind") == "invalid_input",
+          "ErrorCode and ErrorKind after an exception", d.get_str(u"ErrorCode"));
 
     check(d.set(u"ThrowExceptions", v_i4(0)), "set ThrowExceptions 0 (I4)");
     th = d.get(u"ThrowExceptions");
@@ -1023,6 +1084,125 @@ static void test_connected(Driver& d, const std::string& webhook) {
     d.expect_error("CheckConnection after clearing WebhookURL", u"CheckConnection", {}, "NOT_CONNECTED");
 }
 
+// Waits (bounded) for the add-in's "Done" event of `job`; returns whether it came.
+static bool wait_done(RecordingConnection& conn, const std::string& job, int seconds) {
+    std::string want = "{\"job\":\"" + job + "\"";
+    for (int i = 0; i < seconds * 20; ++i) {
+        for (const RecordedEvent& e : conn.snapshot()) {
+            if (e.message == u"Done" && utf8(e.data).rfind(want, 0) == 0) return true;
+        }
+#ifdef _WIN32
+        Sleep(50);
+#else
+        usleep(50 * 1000);
+#endif
+    }
+    return false;
+}
+
+static std::string job_of(const std::string& envelope) { return json_str_field(envelope, "job"); }
+
+static size_t count_of(const std::string& hay, const std::string& needle) {
+    size_t n = 0;
+    for (size_t at = hay.find(needle); at != std::string::npos; at = hay.find(needle, at + needle.size())) ++n;
+    return n;
+}
+
+// Records `[{"NAME": ..., GUID: prefix-i, "COMMENTS": filler}]` as BSL would build them.
+static std::u16string records(const std::string& prefix, int n, size_t filler) {
+    std::string out = "[";
+    std::string pad(filler, 'x');
+    for (int i = 0; i < n; ++i) {
+        if (i) out += ",";
+        out += "{\"NAME\":\"Job " + std::to_string(i) + "\",\"UF_CRM_1723100443089\":\"" + prefix + "-" +
+               std::to_string(i) + "\",\"COMMENTS\":\"" + pad + "\"}";
+    }
+    return utf16(out + "]");
+}
+
+// The interface added for 1C developers: the journal, jobs on a worker thread reported by
+// ExternalEvent, cancel, files as ДвоичныеДанные, large results, messages in Russian.
+static void test_jobs_and_more(Driver& d, const std::string& webhook) {
+    std::u16string url = utf16(webhook);
+    std::u16string settings = u"{\"journal\":{\"lines\":200}}";
+    std::string e = d.expect_ok("Connect with a journal", u"Connect", {v_wstr(url), v_wstr(settings)});
+    check(contains(e, "\"webhook_url\""), "Connect names the URL webhook_url", e);
+    e = d.expect_ok("CheckConnection", u"CheckConnection", {});
+    check(contains(e, "\"webhook_url\":") && !contains(e, "\"webhook\":"), "CheckConnection names it webhook_url too", e);
+    check(d.get_str(u"LastResponse") == e, "LastResponse is the envelope the call returned");
+    check(d.depth_set(), "Init asked for an event buffer deeper than 1");
+
+    // A job: Start returns at once, Progress and Done come as external events, JobResult hands
+    // over what BulkUpsertContacts would have returned.
+    std::u16string recs = records("host-job", 120, 10);
+    std::string started = d.expect_ok("StartBulkUpsertContacts", u"НачатьЗаписьКонтактовПакетом", {v_wstr(recs)});
+    std::string job = job_of(started);
+    check(!job.empty(), "Start returns {\"job\": id}", started);
+    std::u16string more = records("host-job-2", 1, 0);
+    d.expect_error("a second Start while one runs", u"StartBulkUpsertContacts", {v_wstr(more)}, "JOB_RUNNING");
+    check(wait_done(*d.conn_, job, 60), "the Done event of the job arrives", job);
+    bool progress = false, sources = true;
+    for (const RecordedEvent& ev : d.conn_->snapshot()) {
+        sources = sources && ev.source == u"Bitrix24";
+        progress = progress || (ev.message == u"Progress" && contains(utf8(ev.data), "\"total\":120"));
+    }
+    check(progress, "Progress events carry done and total");
+    check(sources, "every event's source is Bitrix24");
+    std::u16string jid = utf16(job);
+    std::string res = d.expect_ok("JobResult", u"РезультатЗадания", {v_wstr(jid)});
+    check(contains(res, "\"summary\":{\"created\":120,\"updated\":0,\"failed\":0,\"unknown\":0}"), "JobResult is the bulk envelope", res.substr(0, 300));
+    d.expect_error("JobResult twice", u"JobResult", {v_wstr(jid)}, "JOB_NOT_FOUND");
+
+    // Cancel: the job stops before its next request; what it did not send is CANCELLED.
+    std::u16string big = records("host-cancel", 3000, 10);
+    job = job_of(d.expect_ok("StartBulkUpsertContacts (3000)", u"StartBulkUpsertContacts", {v_wstr(big)}));
+    std::u16string cid = utf16(job);
+    d.expect_ok("CancelJob", u"ОтменитьЗадание", {v_wstr(cid)});
+    check(wait_done(*d.conn_, job, 60), "a cancelled job still says Done", job);
+    res = d.expect_ok("JobResult of the cancelled job", u"JobResult", {v_wstr(cid)});
+    check(contains(res, "\"cancelled\":") && contains(res, "\"code\":\"CANCELLED\""), "unsent records are CANCELLED",
+          res.substr(res.size() > 300 ? res.size() - 300 : 0));
+
+    // A large result (over 1 MB) comes back whole: export the job's contacts with their comments.
+    std::u16string wide = records("host-wide", 700, 1500);
+    job = job_of(d.expect_ok("StartBulkUpsertContacts (wide)", u"StartBulkUpsertContacts", {v_wstr(wide)}));
+    check(wait_done(*d.conn_, job, 120), "the wide job is done", job);
+    jid = utf16(job);
+    d.expect_ok("JobResult (wide)", u"JobResult", {v_wstr(jid)});
+    std::u16string list = u"crm.contact.list";
+    std::u16string params = u"{\"select\":[\"ID\",\"COMMENTS\",\"UF_CRM_1723100443089\"]}";
+    job = job_of(d.expect_ok("StartExport", u"НачатьВыгрузку", {v_wstr(list), v_wstr(params), v_empty(), v_i4(2)}));
+    check(wait_done(*d.conn_, job, 120), "the export job is done", job);
+    jid = utf16(job);
+    std::string rows = d.expect_ok("JobResult (export)", u"JobResult", {v_wstr(jid)});
+    check(rows.size() > (1u << 20), "the export's envelope is over 1 MB", std::to_string(rows.size()));
+    check(count_of(rows, "\"host-wide-") == 700 && contains(rows, "\"host-wide-699\"") && rows.back() == '}',
+          "every row came back, the envelope is whole", std::to_string(count_of(rows, "\"host-wide-")));
+    check(d.get_str(u"ПоследнийОтвет") == rows, "LastResponse holds the same large envelope");
+
+    // ДвоичныеДанные: a file crosses as bytes, not as a base64 string.
+    std::string png("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16);
+    std::u16string fname = u"logo.png";
+    std::string added = d.expect_ok("AddFile", u"ДобавитьФайл", {v_wstr(fname), v_blob(png)});
+    std::string file_id = json_str_field(added, "fileId");
+    check(!file_id.empty() && contains(added, "\"size\":16"), "AddFile returns fileId and size", added);
+    std::u16string with_file = utf16("{\"NAME\":\"С фото\",\"PHOTO\":{\"fileId\":\"" + file_id + "\"}}");
+    d.expect_ok("CreateContact with a fileId", u"CreateContact", {v_wstr(with_file)});
+    std::string removed = d.expect_ok("RemoveFiles", u"УдалитьФайлы", {});
+    check(env_result_int(removed) == 1, "RemoveFiles frees the one file", removed);
+    d.expect_error("a removed fileId", u"CreateContact", {v_wstr(with_file)}, "UNKNOWN_FILE_ID");
+    std::string body = "event=onCrmCompanyAdd&data%5BFIELDS%5D%5BID%5D=5";
+    std::string ev = d.expect_ok("ParseEvent(ДвоичныеДанные)", u"ParseEvent", {v_blob(body)});
+    check(contains(ev, "\"id\":5"), "ParseEvent reads a binary body", ev);
+
+    // The journal: a line per request, the secret masked.
+    std::string journal = d.get_str(u"Журнал");
+    std::string secret = secret_of(webhook);
+    check(contains(journal, "\tbatch\t200\t") && contains(journal, "\tscope\t200\t"), "the journal has a line per request",
+          journal.substr(0, 300));
+    check(secret.empty() || !contains(journal, secret), "the journal never shows the secret");
+}
+
 static IComponentBase* create(const Lib& lib, const std::string& what) {
     IComponentBase* obj = nullptr;
     long r = lib.GetClassObject(u"Bitrix24", &obj);
@@ -1074,6 +1254,37 @@ static void test_threads(const Lib& lib, const std::string& webhook) {
 }
 #endif
 
+// B24_HOST_MODE=job: one "isolated" process as 1C's server runs them, each loading its own copy
+// of the add-in. It connects with B24_HOST_SETTINGS, upserts B24_HOST_RECORDS records with the
+// GUIDs B24_HOST_PREFIX-<i> through a worker-thread job, and prints the job's envelope on the
+// line "addin host job: {...}". tests/addin_host.rs runs two at once against one portal.
+static int job_mode(const Lib& lib, const std::string& webhook) {
+    const char* settings_env = std::getenv("B24_HOST_SETTINGS");
+    const char* prefix_env = std::getenv("B24_HOST_PREFIX");
+    const char* count_env = std::getenv("B24_HOST_RECORDS");
+    std::u16string settings = utf16(settings_env ? settings_env : "");
+    std::string prefix = prefix_env ? prefix_env : "host-proc";
+    int n = count_env ? std::atoi(count_env) : 100;
+    IComponentBase* obj = create(lib, "job object");
+    if (!obj) return 1;
+    RecordingConnection conn;
+    obj->setMemManager(&g_mem);
+    obj->Init(&conn);
+    Driver d(obj, &conn);
+    std::u16string url = utf16(webhook);
+    d.expect_ok("Connect", u"Connect", {v_wstr(url), v_wstr(settings)});
+    std::u16string recs = records(prefix, n, 10);
+    std::string job = job_of(d.expect_ok("StartBulkUpsertContacts", u"StartBulkUpsertContacts", {v_wstr(recs)}));
+    check(wait_done(conn, job, 150), "the job is done", job);
+    std::u16string jid = utf16(job);
+    std::string res = d.expect_ok("JobResult", u"JobResult", {v_wstr(jid)});
+    std::printf("addin host job: %s\n", res.c_str());
+    obj->Done();
+    destroy(lib, obj, "job object");
+    std::printf("addin host: %d passed, %d failed\n", g_passed, g_failed);
+    return g_failed == 0 ? 0 : 1;
+}
+
 int main(int argc, char** argv) {
     if (argc < 4) {
         std::fprintf(stderr, "usage: %s <library> <webhook-url> <expected-version>\n", argv[0]);
@@ -1110,6 +1321,9 @@ int main(int argc, char** argv) {
         std::printf("addin host: %d passed, %d failed\n", g_passed, g_failed);
         return 1;
     }
+
+    const char* mode = std::getenv("B24_HOST_MODE");
+    if (mode && std::string(mode) == "job") return job_mode(lib, webhook);
 
     // The platform's sequence.
     check(lib.SetPlatformCapabilities(3) == 3, "SetPlatformCapabilities(3) returns 3");
@@ -1149,6 +1363,7 @@ int main(int argc, char** argv) {
     test_throw(d);
     if (!offline) {
         test_connected(d, webhook);
+        test_jobs_and_more(d, webhook);
     }
     obj->Done();
     destroy(lib, obj, "main object");
