@@ -161,3 +161,67 @@ fn host_under_valgrind() {
     let output = run(cmd, Duration::from_secs(1200));
     check(&output, "addin host under valgrind");
 }
+
+/// Isolated attachment (the server default since 8.3.21): each host process loads its own copy
+/// of the add-in. Two such processes upsert the same 300 GUIDs through worker-thread jobs at once,
+/// against one portal whose bucket (10, draining 5/s) they must share: the portal never has to
+/// refuse, and every GUID ends as exactly one contact.
+#[test]
+fn two_isolated_processes_share_one_portal() {
+    let (lib, host) = (library(), host());
+    let emulator = b24_emulator::Emulator::start(b24_emulator::EmulatorConfig {
+        bucket: Some(b24_emulator::Bucket {
+            size: 10.0,
+            drain_per_sec: 5.0,
+        }),
+        ..Default::default()
+    })
+    .expect("start the emulator");
+    let settings = r#"{"rate_limit":{"burst":10,"per_second":5}}"#;
+    let spawn = || {
+        let mut cmd = Command::new(host);
+        cmd.arg(&lib)
+            .arg(emulator.webhook_url())
+            .arg(bitrix24_1c::VERSION)
+            .env("B24_HOST_MODE", "job")
+            .env("B24_HOST_SETTINGS", settings)
+            .env("B24_HOST_PREFIX", "isolated")
+            .env("B24_HOST_RECORDS", "300");
+        std::thread::spawn(move || run(cmd, Duration::from_secs(180)))
+    };
+    let (a, b) = (spawn(), spawn());
+    let outputs = [a.join().expect("host a"), b.join().expect("host b")];
+    let mut summaries = Vec::new();
+    for (i, out) in outputs.iter().enumerate() {
+        check(out, &format!("isolated host {i}"));
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text
+            .lines()
+            .find_map(|l| l.strip_prefix("addin host job: "))
+            .expect("the job's envelope");
+        let env: serde_json::Value = serde_json::from_str(line).expect("the envelope is JSON");
+        summaries.push(env["summary"].clone());
+    }
+    println!(
+        "summaries: {summaries:?}, stats: {:?}",
+        emulator.stats().limited
+    );
+    let sum = |k: &str| {
+        summaries
+            .iter()
+            .map(|s| s[k].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    assert_eq!(
+        (sum("created"), sum("updated")),
+        (300, 300),
+        "{summaries:?}"
+    );
+    assert_eq!((sum("failed"), sum("unknown")), (0, 0), "{summaries:?}");
+    assert_eq!(
+        emulator.entity_count(b24_emulator::EntityKind::Contact),
+        300,
+        "one contact per GUID"
+    );
+    assert_eq!(emulator.stats().limited, 0, "the portal never refused");
+}

@@ -40,6 +40,7 @@ pub fn export_with(
     masked(
         client,
         (|| -> Reply {
+            cancel.check()?;
             let params = match params_json.map(str::trim).filter(|s| !s.is_empty()) {
                 Some(t) => parse_json("params", t)?,
                 None => json!({}),
