@@ -309,8 +309,8 @@ static TABLE: &[Entry] = &[
                 "filePath поддерживается при записи по одной, а не в пакетной записи",
             ),
             (
-                "fileId is supported by single writes, not by bulk upsert",
-                "fileId поддерживается при записи по одной, а не в пакетной записи",
+                "give filePath or fileId, not both",
+                "укажите filePath или fileId, но не оба сразу",
             ),
             ("fileId must be a non-empty string", "fileId должен быть непустой строкой"),
             ("cannot write {}: {}", "не удалось записать {}: {}"),
