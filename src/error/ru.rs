@@ -10,6 +10,9 @@
 //! masked before it leaves the library, and from the static texts here: it cannot carry the
 //! webhook secret when the English text does not.
 //!
+//! A hole in a Russian pattern written `{CODE}` takes the same specific translated as a
+//! description of the library's error `CODE` (the wrapped error of `match.contact: ...`, say).
+//!
 //! A test walks the sources and fails when an error code has no entry here.
 
 /// The Russian texts of one code.
@@ -280,7 +283,7 @@ static TABLE: &[Entry] = &[
                 "команда {} должна быть строкой \"method?query\" или объектом {\"method\",\"params\"}",
             ),
             ("command {}: batch cannot be nested", "команда {}: пакет нельзя вложить в пакет"),
-            ("command {}: {}", "команда {}: {}"),
+            ("command {}: {}", "команда {}: {INVALID_METHOD}"),
         ],
     ),
     e(
@@ -380,6 +383,7 @@ static TABLE: &[Entry] = &[
                 "proxy должен быть адресом http://, https://, socks5:// или socks5h:// с именем хоста: {}",
             ),
             ("proxy URL is invalid: {}", "неверный адрес прокси: {}"),
+            ("match.{}: {}", "match.{}: {INVALID_MATCH}"),
             (
                 "match must be an object: {\"contact\": [rules], \"company\": [rules]}",
                 "match должен быть объектом: {\"contact\": [правила], \"company\": [правила]}",
@@ -414,6 +418,18 @@ static TABLE: &[Entry] = &[
             ("dry_run must be true or false", "dry_run должен быть true или false"),
             ("\"match\" must be an array of rules", "\"match\" должен быть массивом правил"),
             ("at most 10 match rules", "не больше 10 правил сопоставления"),
+            (
+                "comm must be \"PHONE\" or \"EMAIL\", not {}",
+                "comm должен быть \"PHONE\" или \"EMAIL\", а не {}",
+            ),
+            (
+                "{} is not a field a rule can compare (an upper-case field code, not the GUID field, not a multi-field: use {\"comm\": \"PHONE\"} for phones)",
+                "{} нельзя сравнивать в правиле (нужен код поля в верхнем регистре, не поле GUID и не множественное поле: для телефонов используйте {\"comm\": \"PHONE\"})",
+            ),
+            (
+                "{} is not a rule: {\"field\": F}, {\"fields\": [F, ...]} (up to 5) or {\"comm\": \"PHONE\"|\"EMAIL\"}",
+                "{} не является правилом: {\"field\": F}, {\"fields\": [F, ...]} (до 5 полей) или {\"comm\": \"PHONE\"|\"EMAIL\"}",
+            ),
         ],
     ),
     e(
@@ -435,8 +451,42 @@ static TABLE: &[Entry] = &[
         &[("{} is NULL", "{} равен NULL")],
     ),
     // Events.
-    e("EVENT_TOO_LARGE", "событие слишком большое", &[]),
-    e("INVALID_EVENT", "неверное событие", &[]),
+    e(
+        "EVENT_TOO_LARGE",
+        "событие слишком большое",
+        &[
+            (
+                "the event body has {} bytes; at most {} are accepted",
+                "в теле события {} байт; принимается не больше {}",
+            ),
+            (
+                "the event body holds more than {} name=value pairs",
+                "в теле события больше {} пар имя=значение",
+            ),
+            (
+                "the event body holds more than {} JSON values",
+                "в теле события больше {} значений JSON",
+            ),
+        ],
+    ),
+    e(
+        "INVALID_EVENT",
+        "неверное событие",
+        &[
+            (
+                "the event body is not valid JSON ({}, line {}, column {})",
+                "тело события не является правильным JSON ({}, строка {}, столбец {})",
+            ),
+            (
+                "the event body is JSON but not an object",
+                "тело события — JSON, но не объект",
+            ),
+            (
+                "the body has no event name (`event`)",
+                "в теле нет имени события (`event`)",
+            ),
+        ],
+    ),
     e(
         "EVENT_TOO_DEEP",
         "слишком глубокая вложенность события",
@@ -713,10 +763,15 @@ pub fn has_text(code: &str) -> bool {
 /// The Russian description of the library's own error `code` whose English description is
 /// `english`; `None` when the code has no Russian text.
 pub fn describe(code: &str, english: &str) -> Option<String> {
+    describe_at(code, english, 0)
+}
+
+/// [`describe`], `depth` levels inside another description (bounded, whatever the table says).
+fn describe_at(code: &str, english: &str, depth: usize) -> Option<String> {
     let entry = entry(code)?;
     for (en, ru) in entry.patterns {
         if let Some(holes) = capture(en, english) {
-            return Some(fill(ru, &holes));
+            return Some(fill(ru, &holes, depth));
         }
     }
     Some(if english.is_empty() {
@@ -749,16 +804,59 @@ fn capture<'t>(pattern: &str, text: &'t str) -> Option<Vec<&'t str>> {
     rest.is_empty().then_some(holes)
 }
 
-/// `pattern` with its `{}` holes filled in order.
-fn fill(pattern: &str, holes: &[&str]) -> String {
+/// A piece of a Russian pattern.
+#[derive(Debug, PartialEq)]
+enum Piece<'p> {
+    Text(&'p str),
+    /// `{}`, or `{CODE}`: the next specific, as it is or translated as a description of `CODE`.
+    Hole(Option<&'p str>),
+}
+
+/// Splits a Russian pattern into text and holes. A `{` that opens neither `{}` nor `{CODE}`
+/// (JSON in the text, as in `{"field": F}`) is text.
+fn pieces(pattern: &str) -> Vec<Piece<'_>> {
+    let mut out = Vec::new();
+    let (mut text_from, mut i) = (0, 0);
+    let b = pattern.as_bytes();
+    while i < b.len() {
+        if b[i] == b'{' {
+            let name_len = b[i + 1..]
+                .iter()
+                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || **c == b'_')
+                .count();
+            if b.get(i + 1 + name_len) == Some(&b'}') {
+                out.push(Piece::Text(&pattern[text_from..i]));
+                let name = &pattern[i + 1..i + 1 + name_len];
+                out.push(Piece::Hole((!name.is_empty()).then_some(name)));
+                i += name_len + 2;
+                text_from = i;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    out.push(Piece::Text(&pattern[text_from..]));
+    out
+}
+
+/// `pattern` with its holes filled in order.
+fn fill(pattern: &str, holes: &[&str], depth: usize) -> String {
     let mut out =
         String::with_capacity(pattern.len() + holes.iter().map(|h| h.len()).sum::<usize>());
     let mut holes = holes.iter();
-    let mut parts = pattern.split("{}");
-    out.push_str(parts.next().unwrap_or(""));
-    for part in parts {
-        out.push_str(holes.next().copied().unwrap_or(""));
-        out.push_str(part);
+    for piece in pieces(pattern) {
+        match piece {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Hole(code) => {
+                let hole = holes.next().copied().unwrap_or("");
+                match code.filter(|_| depth < 2) {
+                    Some(code) => out.push_str(
+                        &describe_at(code, hole, depth + 1).unwrap_or_else(|| hole.to_string()),
+                    ),
+                    None => out.push_str(hole),
+                }
+            }
+        }
     }
     out
 }
@@ -780,12 +878,16 @@ mod tests {
             );
             assert!(!e.lead.is_empty(), "{}", e.code);
             for (en, ru) in e.patterns {
-                assert_eq!(
-                    en.matches("{}").count(),
-                    ru.matches("{}").count(),
-                    "{}: {en}",
-                    e.code
-                );
+                let holes = pieces(ru)
+                    .iter()
+                    .filter(|p| matches!(p, Piece::Hole(_)))
+                    .count();
+                assert_eq!(en.matches("{}").count(), holes, "{}: {en}", e.code);
+                for p in pieces(ru) {
+                    if let Piece::Hole(Some(code)) = p {
+                        assert!(has_text(code), "{}: {code}", e.code);
+                    }
+                }
                 assert!(!en.contains("{}{}"), "adjacent holes cannot be split: {en}");
             }
         }
@@ -815,6 +917,19 @@ mod tests {
             "неизвестные поля: UF_X: no such field"
         );
         assert_eq!(describe("NO_SUCH_CODE_HERE", "x"), None);
+        // A wrapped error of the library is translated too.
+        assert_eq!(
+            describe("INVALID_CONFIG", "match.contact: at most 10 match rules").unwrap(),
+            "match.contact: не больше 10 правил сопоставления"
+        );
+        assert_eq!(
+            describe(
+                "INVALID_COMMANDS",
+                "command \"a\": method name \"x/y\" is not a Bitrix24 method name (letters, digits, '_' and '.')"
+            )
+            .unwrap(),
+            "команда \"a\": \"x/y\" не является именем метода Битрикс24 (буквы, цифры, '_' и '.')"
+        );
         assert_eq!(describe("HTTP_", "x"), None);
         // The cause of an unknown outcome, and the note of a write that was not sent again.
         let cause = Error::new(
@@ -843,6 +958,16 @@ mod tests {
         assert_eq!(capture("exact", "exactly"), None);
         assert_eq!(capture("{} is NULL", "is NUL"), None);
         assert_eq!(capture("a{}b", "ab"), Some(vec![""]));
-        assert_eq!(fill("x{}y{}", &["1"]), "x1y");
+        assert_eq!(fill("x{}y{}", &["1"], 0), "x1y");
+        assert_eq!(
+            pieces("{\"a\": {}} {B_2}{"),
+            vec![
+                Piece::Text("{\"a\": "),
+                Piece::Hole(None),
+                Piece::Text("} "),
+                Piece::Hole(Some("B_2")),
+                Piece::Text("{"),
+            ]
+        );
     }
 }
