@@ -108,9 +108,21 @@ pub struct Error {
     pub retryable: bool,
     /// Extra structured facts (for example the IDs of ambiguous matches).
     pub details: Option<Box<Value>>,
-    /// True when `code` and `description` are the portal's own (see [`Error::portal`]). Private,
-    /// so that only the constructor can set it.
-    from_portal: bool,
+    /// Whose words `description` is (see [`Error::portal`]). Private, so that only the
+    /// constructors can set it.
+    origin: Origin,
+}
+
+/// Whose words an error's description is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// The library's; it may quote the text of another error, which is then kept as it is.
+    Own,
+    /// The library's, quoting another error of the library's own (an unknown outcome after a
+    /// broken connection), which is translated too.
+    OwnOverOwn,
+    /// The portal's: never rewritten.
+    Portal,
 }
 
 impl Error {
@@ -123,7 +135,7 @@ impl Error {
             http_status: None,
             retryable: false,
             details: None,
-            from_portal: false,
+            origin: Origin::Own,
         }
     }
 
@@ -136,22 +148,25 @@ impl Error {
         description: impl Into<String>,
     ) -> Self {
         Error {
-            from_portal: true,
+            origin: Origin::Portal,
             ..Error::new(kind, code, description)
         }
     }
 
     /// True when the code and description came from the portal (see [`Error::portal`]).
     pub fn is_from_portal(&self) -> bool {
-        self.from_portal
+        self.origin == Origin::Portal
     }
 
     /// The description in `lang`. The portal's own descriptions, and the library's codes that
     /// have no Russian text, stay as they are.
     pub fn description_in(&self, lang: Lang) -> Cow<'_, str> {
         match lang {
-            Lang::Ru if !self.from_portal => ru::describe(&self.code, &self.description)
-                .map_or(Cow::Borrowed(self.description.as_str()), Cow::Owned),
+            Lang::Ru if self.origin != Origin::Portal => {
+                let own_cause = self.origin == Origin::OwnOverOwn;
+                ru::describe_error(&self.code, &self.description, own_cause)
+                    .map_or(Cow::Borrowed(self.description.as_str()), Cow::Owned)
+            }
             _ => Cow::Borrowed(self.description.as_str()),
         }
     }
@@ -192,6 +207,10 @@ impl Error {
             ),
         );
         e.http_status = cause.http_status;
+        // The quoted cause may be translated only when it is the library's own text.
+        if cause.origin != Origin::Portal {
+            e.origin = Origin::OwnOverOwn;
+        }
         e.with_detail("cause", Value::String(cause.code))
     }
 

@@ -13,6 +13,9 @@
 //! A hole in a Russian pattern written `{CODE}` takes the same specific translated as a
 //! description of the library's error `CODE` (the wrapped error of `match.contact: ...`, say).
 //!
+//! `{CAUSE}` takes `CODE: description` of the error an unknown outcome came from, translated
+//! only when that error was the library's own (a portal's text stays as sent).
+//!
 //! A test walks the sources and fails when an error code has no entry here.
 
 /// The Russian texts of one code.
@@ -719,11 +722,11 @@ static TABLE: &[Entry] = &[
         &[
             (
                 "the request was sent and may have run on the portal ({}); check (for example by the 1C GUID) before sending it again [not sent again: {}]",
-                "запрос отправлен и, возможно, выполнен на портале ({}); проверьте (например, по GUID 1С), прежде чем отправлять его снова [повторно не отправлен: {}]",
+                "запрос отправлен и, возможно, выполнен на портале ({CAUSE}); проверьте (например, по GUID 1С), прежде чем отправлять его снова [повторно не отправлен: {}]",
             ),
             (
                 "the request was sent and may have run on the portal ({}); check (for example by the 1C GUID) before sending it again",
-                "запрос отправлен и, возможно, выполнен на портале ({}); проверьте (например, по GUID 1С), прежде чем отправлять его снова",
+                "запрос отправлен и, возможно, выполнен на портале ({CAUSE}); проверьте (например, по GUID 1С), прежде чем отправлять его снова",
             ),
         ],
     ),
@@ -763,15 +766,36 @@ pub fn has_text(code: &str) -> bool {
 /// The Russian description of the library's own error `code` whose English description is
 /// `english`; `None` when the code has no Russian text.
 pub fn describe(code: &str, english: &str) -> Option<String> {
-    describe_at(code, english, 0)
+    describe_error(code, english, false)
 }
 
-/// [`describe`], `depth` levels inside another description (bounded, whatever the table says).
-fn describe_at(code: &str, english: &str, depth: usize) -> Option<String> {
+/// [`describe`] for an error that quotes another (`{CAUSE}`): `own_cause` says that one is the
+/// library's own too, so its text may be translated.
+pub(crate) fn describe_error(code: &str, english: &str, own_cause: bool) -> Option<String> {
+    describe_at(
+        code,
+        english,
+        Fill {
+            depth: 0,
+            own_cause,
+        },
+    )
+}
+
+/// What a fill may do with the holes.
+#[derive(Clone, Copy)]
+struct Fill {
+    /// Levels inside another description (bounded, whatever the table says).
+    depth: usize,
+    /// `{CAUSE}` may be translated.
+    own_cause: bool,
+}
+
+fn describe_at(code: &str, english: &str, how: Fill) -> Option<String> {
     let entry = entry(code)?;
     for (en, ru) in entry.patterns {
         if let Some(holes) = capture(en, english) {
-            return Some(fill(ru, &holes, depth));
+            return Some(fill(ru, &holes, how));
         }
     }
     Some(if english.is_empty() {
@@ -840,7 +864,7 @@ fn pieces(pattern: &str) -> Vec<Piece<'_>> {
 }
 
 /// `pattern` with its holes filled in order.
-fn fill(pattern: &str, holes: &[&str], depth: usize) -> String {
+fn fill(pattern: &str, holes: &[&str], how: Fill) -> String {
     let mut out =
         String::with_capacity(pattern.len() + holes.iter().map(|h| h.len()).sum::<usize>());
     let mut holes = holes.iter();
@@ -849,16 +873,32 @@ fn fill(pattern: &str, holes: &[&str], depth: usize) -> String {
             Piece::Text(t) => out.push_str(t),
             Piece::Hole(code) => {
                 let hole = holes.next().copied().unwrap_or("");
-                match code.filter(|_| depth < 2) {
+                let inner = Fill {
+                    depth: how.depth + 1,
+                    own_cause: false,
+                };
+                match code.filter(|_| how.depth < 2) {
+                    Some("CAUSE") if how.own_cause => out.push_str(&translate_cause(hole, inner)),
+                    Some("CAUSE") | None => out.push_str(hole),
                     Some(code) => out.push_str(
-                        &describe_at(code, hole, depth + 1).unwrap_or_else(|| hole.to_string()),
+                        &describe_at(code, hole, inner).unwrap_or_else(|| hole.to_string()),
                     ),
-                    None => out.push_str(hole),
                 }
             }
         }
     }
     out
+}
+
+/// `CODE: description` of the library's own error, with the description translated.
+fn translate_cause(hole: &str, how: Fill) -> String {
+    let Some((code, english)) = hole.split_once(": ") else {
+        return hole.to_string();
+    };
+    match describe_at(code, english, how) {
+        Some(ru) => format!("{code}: {ru}"),
+        None => hole.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -885,7 +925,7 @@ mod tests {
                 assert_eq!(en.matches("{}").count(), holes, "{}: {en}", e.code);
                 for p in pieces(ru) {
                     if let Piece::Hole(Some(code)) = p {
-                        assert!(has_text(code), "{}: {code}", e.code);
+                        assert!(code == "CAUSE" || has_text(code), "{}: {code}", e.code);
                     }
                 }
                 assert!(!en.contains("{}{}"), "adjacent holes cannot be split: {en}");
@@ -940,9 +980,15 @@ mod tests {
         let e = Error::outcome_unknown(cause);
         assert_eq!(
             e.description_in(Lang::Ru),
-            "запрос отправлен и, возможно, выполнен на портале (CONNECTION_LOST: the connection \
-             broke: eof); проверьте (например, по GUID 1С), прежде чем отправлять его снова"
+            "запрос отправлен и, возможно, выполнен на портале (CONNECTION_LOST: соединение \
+             прервалось: eof); проверьте (например, по GUID 1С), прежде чем отправлять его снова"
         );
+        // A portal's cause stays as the portal wrote it, even with a code the library uses too.
+        let portal = crate::client::bitrix_error(500, "INVALID_RESPONSE", "a listed row has no ID");
+        let e3 = Error::outcome_unknown(portal);
+        assert!(e3
+            .description_in(Lang::Ru)
+            .contains("(INVALID_RESPONSE: a listed row has no ID); проверьте"));
         let mut e2 = e.clone();
         e2.description = format!("{} [not sent again: job over]", e2.description);
         assert!(e2
@@ -958,7 +1004,11 @@ mod tests {
         assert_eq!(capture("exact", "exactly"), None);
         assert_eq!(capture("{} is NULL", "is NUL"), None);
         assert_eq!(capture("a{}b", "ab"), Some(vec![""]));
-        assert_eq!(fill("x{}y{}", &["1"], 0), "x1y");
+        let how = Fill {
+            depth: 0,
+            own_cause: false,
+        };
+        assert_eq!(fill("x{}y{}", &["1"], how), "x1y");
         assert_eq!(
             pieces("{\"a\": {}} {B_2}{"),
             vec![
