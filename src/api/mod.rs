@@ -96,9 +96,15 @@ impl Success {
 
 /// Renders a reply as the envelope JSON text. A raw `result` is spliced in as it came.
 pub fn envelope(reply: &Reply) -> String {
+    envelope_in(reply, crate::error::Lang::En)
+}
+
+/// [`envelope`] with the library's own error description in `lang` (the portal's stay as sent;
+/// codes never change).
+pub fn envelope_in(reply: &Reply, lang: crate::error::Lang) -> String {
     let s = match reply {
         Ok(s) => s,
-        Err(e) => return json!({ "ok": false, "error": e.to_json() }).to_string(),
+        Err(e) => return json!({ "ok": false, "error": e.to_json_in(lang) }).to_string(),
     };
     let mut out = String::from(r#"{"ok":true,"result":"#);
     match &s.result {

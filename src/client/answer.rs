@@ -177,7 +177,8 @@ pub fn bitrix_error(status: u16, code: &str, description: &str) -> Error {
         _ if status == 429 => (ErrorKind::TimeLimited, true),
         _ => (ErrorKind::InvalidInput, false),
     };
-    Error::new(kind, code, description)
+    // The portal's own code and text: marked so that no language ever rewrites them.
+    Error::portal(kind, code, description)
         .with_status(status)
         .with_retryable(retryable)
 }
