@@ -20,7 +20,6 @@ mod component;
 pub mod interface;
 mod jobs;
 mod raw;
-mod shim;
 pub mod text;
 pub mod value;
 

@@ -5,11 +5,11 @@
 
 use super::interface::{Args, Handler, Own, Prop, METHODS, PROPERTIES};
 use super::jobs::{Events, Jobs};
-use super::shim::{self, ErrExt, Lang};
 use super::value::{Out, Value};
 use crate::api::{self, Cancel, Reply, Success};
 use crate::client::Client;
-use crate::error::Error;
+use crate::error::{Error, Lang};
+use crate::files;
 use serde_json::json;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -84,7 +84,7 @@ impl Addin {
     pub(crate) fn done(&self) {
         self.jobs.shutdown();
         let mut st = self.lock();
-        shim::release(&std::mem::take(&mut st.files));
+        files::release(&std::mem::take(&mut st.files));
         st.client = None;
         st.events = None;
     }
@@ -111,7 +111,7 @@ impl Addin {
                 Handler::Start(f) => self.start(index, f, values),
             }
         });
-        let envelope: Arc<str> = shim::envelope_in(&reply, self.lock().lang).into();
+        let envelope: Arc<str> = api::envelope_in(&reply, self.lock().lang).into();
         let verdict = self.record(reply.as_ref().err(), Some(envelope.clone()));
         match verdict {
             Verdict::Ok => (Some(envelope.to_string()), Verdict::Ok),
@@ -147,7 +147,7 @@ impl Addin {
             Own::AddFile => self.add_file(a),
             Own::RemoveFiles => {
                 let files = std::mem::take(&mut self.lock().files);
-                shim::release(&files);
+                files::release(&files);
                 Ok(Success {
                     result: json!(files.len()).into(),
                     ..Success::default()
@@ -189,7 +189,7 @@ impl Addin {
     /// `AddFile(FileName, Data)`: keeps the bytes for `{"fileId": ...}` in a later write.
     fn add_file(&self, a: &Args) -> Reply {
         let (name, bytes) = (a.string(0)?, a.bytes(1)?);
-        let stored = shim::store(name, bytes)?;
+        let stored = files::store(name, bytes)?;
         self.lock().files.push(stored.token.clone());
         Ok(Success {
             result: json!({ "fileId": stored.token, "fileName": stored.name, "size": stored.size })

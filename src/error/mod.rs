@@ -447,8 +447,11 @@ mod tests {
                     .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
             is_code.then(|| code.to_string())
         };
-        for (at, _) in text.match_indices("invalid_input(") {
-            out.extend(literal_after(&text[at + "invalid_input(".len()..]));
+        // `invalid_input(<code>, ...)` and the helpers named `..._error(<code>, ...)`.
+        for call in ["invalid_input(", "_error("] {
+            for (at, _) in text.match_indices(call) {
+                out.extend(literal_after(&text[at + call.len()..]));
+            }
         }
         for (at, _) in text.match_indices("ErrorKind::") {
             let rest = &text[at + "ErrorKind::".len()..];

@@ -123,9 +123,58 @@ static TABLE: &[Entry] = &[
     e(
         "INVALID_TIMEOUT",
         "неверный таймаут",
+        &[
+            (
+                "Timeout must be from {} to {} seconds, got {}: unlike HTTPСоединение, 0 (no timeout) is not accepted, every request is bounded",
+                "Таймаут должен быть от {} до {} секунд, передано: {}; в отличие от HTTPСоединение, 0 (без таймаута) не принимается: каждый запрос ограничен по времени",
+            ),
+            (
+                "{} must be a finite, non-negative number of seconds, got {}",
+                "{} должен быть конечным неотрицательным числом секунд, передано: {}",
+            ),
+        ],
+    ),
+    e(
+        "NO_EVENTS",
+        "платформа не передала соединение для внешних событий",
         &[(
-            "{} must be a finite, non-negative number of seconds, got {}",
-            "{} должен быть конечным неотрицательным числом секунд, передано: {}",
+            "the platform gave no connection for external events (Init was not called)",
+            "платформа не передала соединение для внешних событий (Init не вызван)",
+        )],
+    ),
+    e(
+        "JOB_RUNNING",
+        "задание ещё выполняется",
+        &[
+            (
+                "job {} is still running: one job at a time per object",
+                "задание {} ещё выполняется: у одного объекта одновременно выполняется одно задание",
+            ),
+            ("job {} is still running", "задание {} ещё выполняется"),
+        ],
+    ),
+    e(
+        "JOB_NOT_FOUND",
+        "задание не найдено",
+        &[(
+            "no job {}: unknown, or its result was already taken",
+            "задание {} не найдено: такого нет, или его результат уже получен",
+        )],
+    ),
+    e(
+        "THREAD_FAILED",
+        "не удалось запустить поток задания",
+        &[(
+            "could not start the job's thread: {}",
+            "не удалось запустить поток задания: {}",
+        )],
+    ),
+    e(
+        "CANCELLED",
+        "не отправлено: задание отменено",
+        &[(
+            "not sent: the job was cancelled before this request went out",
+            "не отправлено: задание отменено до отправки этого запроса",
         )],
     ),
     // Input.

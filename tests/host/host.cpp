@@ -791,6 +791,25 @@ static void test_properties_offline(Driver& d, const std::string& version) {
     check(t.vt == VTYPE_R8 && t.dblVal == 30.0, "a rejected Timeout keeps the old value");
 }
 
+// The library's own messages follow the locale 1C sets (Russian here, from main); a portal's
+// words are never translated. Switching the interface language switches them back.
+static void test_language(Driver& d, IComponentBase* obj) {
+    std::u16string fields = u"{\"NAME\":\"x\"}";
+    std::string e = d.call(u"CreateContact", {v_wstr(fields)});
+    check(contains(e, u8"\"description\":\"нет подключения: вызовите Подключить (Connect)"),
+          "ru: the envelope's description of NOT_CONNECTED is Russian", e);
+    check(d.last_error().rfind(u8"[NOT_CONNECTED] нет подключения", 0) == 0, "ru: LastError is Russian", d.last_error());
+    check(!d.set(u"Timeout", v_i4(0)), "ru: Timeout 0 raises");
+    check(contains(d.last_error(), u8"Таймаут должен быть от 0.001 до 3600 секунд, передано: 0"),
+          "ru: the Timeout message is a Russian sentence with its figures", d.last_error());
+    obj->SetUserInterfaceLanguageCode(u"en");
+    e = d.call(u"CreateContact", {v_wstr(fields)});
+    check(contains(e, "\"description\":\"not connected: call Connect"), "en: the description is English again", e);
+    obj->SetUserInterfaceLanguageCode(u"ru");
+    e = d.call(u"CreateContact", {v_wstr(fields)});
+    check(contains(e, u8"нет подключения"), "ru again after switching back", e);
+}
+
 static void test_bad_params(Driver& d) {
     std::u16string digits_bad = u"12a";
     std::u16string fields = u"{\"NAME\":\"x\"}";
@@ -964,6 +983,7 @@ static void test_connected(Driver& d, const std::string& webhook) {
         std::string gone = d.call(u"GetContact", {v_i8(id)}, &r);
         check(r && !env_ok(gone) && json_str_field(gone, "kind") == "not_found", "GetContact after delete is not_found", gone);
         check(!d.last_error().empty(), "LastError set after a not_found", gone);
+        check(json_str_field(gone, "description") == "Not found", "a portal's description stays as sent under a Russian locale", gone);
     }
 
     std::u16string company = u"{\"TITLE\":\"Հայկական ընկերություն «Ռուբին»\"}";
@@ -1359,6 +1379,7 @@ int main(int argc, char** argv) {
     d.expect_error("CheckConnection before Connect", u"CheckConnection", {}, "NOT_CONNECTED");
     std::u16string fields = u"{\"NAME\":\"x\"}";
     d.expect_error("CreateContact before Connect", u"CreateContact", {v_wstr(fields)}, "NOT_CONNECTED");
+    test_language(d, obj);
     test_bad_params(d);
     test_throw(d);
     if (!offline) {
