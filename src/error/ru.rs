@@ -360,8 +360,8 @@ static TABLE: &[Entry] = &[
             ("not enough memory for the files", "недостаточно памяти для файлов"),
             ("file {} changed while it was read", "файл {} изменился во время чтения"),
             (
-                "filePath is supported by single writes, not by bulk upsert",
-                "filePath поддерживается при записи по одной, а не в пакетной записи",
+                "filePath and fileId are supported by single writes, not by bulk upsert",
+                "filePath и fileId поддерживаются при записи по одной, а не в пакетной записи",
             ),
             (
                 "give filePath or fileId, not both",

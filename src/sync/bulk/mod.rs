@@ -299,7 +299,7 @@ fn parse_records(
             if !req.files.is_empty() {
                 return Err(Error::invalid_input(
                     "INVALID_FILE",
-                    "filePath is supported by single writes, not by bulk upsert",
+                    "filePath and fileId are supported by single writes, not by bulk upsert",
                 ));
             }
             match guid_of(req.fields.get(field)) {
