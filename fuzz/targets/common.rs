@@ -1499,7 +1499,7 @@ pub fn answers(data: &[u8]) {
         }
         b's' => {
             if let Ok(s) = &reply {
-                if s.result.to_value().unwrap_or_default()["webhook"]
+                if s.result.to_value().unwrap_or_default()["webhook_url"]
                     != json!(client.masked_webhook_url())
                 {
                     fail(
