@@ -124,6 +124,43 @@ pub fn get(args: &[String]) -> Value {
     )
 }
 
+/// `create LIB WEBHOOK N WARMUP`: N `b24_create_contact` calls, one at a time, rate limiting
+/// off (for the instruction counts: a write's whole path, field check included).
+pub fn create(args: &[String]) -> Value {
+    let [lib, webhook, n, warmup] = args else {
+        panic!("usage: create LIB WEBHOOK N WARMUP")
+    };
+    let n: usize = n.parse().expect("N");
+    let warmup: usize = warmup.parse().expect("WARMUP");
+    let api = CApi::load(Path::new(lib));
+    let c = api.client(&json!({"webhook_url": webhook, "rate_limit": false}));
+    // Built before the clock starts: the caller's JSON is not the library's cost.
+    let fields: Vec<CString> = (0..warmup + n)
+        .map(|i| {
+            let f = json!({"NAME": format!("Bench {i}"), "LAST_NAME": "Create"});
+            CString::new(f.to_string()).expect("fields")
+        })
+        .collect();
+    let call = |i: usize| {
+        // SAFETY: a live client handle and NUL-terminated fields.
+        api.ok_and_free(unsafe { (api.create_contact)(c, fields[i].as_ptr()) })
+    };
+    for i in 0..warmup {
+        assert!(call(i), "warm-up call failed");
+    }
+    let u0 = Usage::now();
+    let t0 = Instant::now();
+    let errors = (warmup..warmup + n).filter(|&i| !call(i)).count();
+    let wall = t0.elapsed().as_secs_f64();
+    let u1 = Usage::now();
+    // SAFETY: the handle is not used after this.
+    unsafe { (api.client_free)(c) };
+    merge(
+        json!({"n": n, "wall_s": wall, "errors": errors}),
+        cpu_fields(&u0, &u1),
+    )
+}
+
 /// The bulk workload: `n` distinct contacts with GUID `PREFIX-i` (shared with the Python
 /// scripts, which build the same records).
 /// Gives each record the Bitrix ID its GUID has on the portal, as a 1C configuration that stored

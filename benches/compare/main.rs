@@ -38,6 +38,8 @@ mod limits;
 #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
 mod matching;
 #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+mod per_call;
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
 mod run;
 #[cfg(all(target_os = "linux", target_pointer_width = "64"))]
 mod sys;
@@ -59,6 +61,7 @@ fn main() {
                     return;
                 }
                 "get" => client::get(rest),
+                "create" => client::create(rest),
                 "bulk" => client::bulk(rest),
                 "memory" => client::memory(rest),
                 "answer" => client::answer(rest),

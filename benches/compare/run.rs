@@ -26,13 +26,13 @@ pub(crate) fn env_num(name: &str, default: usize) -> usize {
 
 pub(crate) struct Setup {
     pub exe: PathBuf,
-    lib: PathBuf,
-    benches: PathBuf,
+    pub lib: PathBuf,
+    pub benches: PathBuf,
     out_dir: PathBuf,
     pub python: Option<String>,
-    calls: usize,
+    pub calls: usize,
     records: usize,
-    reps: usize,
+    pub reps: usize,
     addin_objects: usize,
 }
 
@@ -211,7 +211,7 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| "unknown CPU".into())
 }
 
-fn median_by_cpu(mut runs: Vec<Value>) -> Option<Value> {
+pub(crate) fn median_by_cpu(mut runs: Vec<Value>) -> Option<Value> {
     runs.sort_by(|a, b| f(a, "cpu_s").total_cmp(&f(b, "cpu_s")));
     let mid = runs.len() / 2;
     runs.into_iter().nth(mid)
@@ -312,10 +312,13 @@ pub fn main() {
     let only = std::env::var("B24_BENCH_ONLY").unwrap_or_default();
     let wanted = |name: &str| only.is_empty() || only.split(',').any(|s| s.trim() == name);
     let per_call = if wanted("per_call") {
-        per_call(&s, &webhook, &ids)
+        crate::per_call::run(&s, &webhook, &ids)
     } else {
         vec![]
     };
+    let counted = wanted("per_call")
+        .then(|| crate::per_call::instructions(&s, &webhook, &ids))
+        .flatten();
     let bulk = if wanted("bulk") {
         bulk(&s, &mut emu, &webhook)
     } else {
@@ -349,7 +352,10 @@ pub fn main() {
     ));
     rep.line("");
     if !per_call.is_empty() {
-        per_call_table(&mut rep, &s, per_call);
+        crate::per_call::table(&mut rep, &s, per_call);
+    }
+    if let Some(c) = &counted {
+        crate::per_call::instructions_table(&mut rep, c);
     }
     if !bulk.is_empty() {
         bulk_table(&mut rep, &s, bulk);
@@ -380,164 +386,6 @@ pub fn main() {
     match std::fs::write(&path, &rep.md) {
         Ok(()) => eprintln!("bench: results written to {}", path.display()),
         Err(e) => eprintln!("bench: cannot write {}: {e}", path.display()),
-    }
-}
-
-// --------------------------------------------------------------------------------------------
-// Per-call cost
-
-struct Client {
-    name: &'static str,
-    runs: Vec<Value>,
-    error: Option<String>,
-}
-
-/// The per-call clients: name, and how to start one measuring run of it.
-const PER_CALL_CLIENTS: [&str; 5] = [
-    "bitrix24-1c (C ABI, via dlopen)",
-    "Python requests.Session loop",
-    "Python requests.Session loop, `trust_env = False`",
-    "fast_bitrix24 `call()` (1-command batch per call)",
-    "fast_bitrix24 `call(raw=True)` (plain method)",
-];
-
-fn per_call_cmd(s: &Setup, i: usize, args: &[String]) -> Option<Command> {
-    let with = |extra: &str| {
-        let mut a = args.to_vec();
-        a.push(extra.to_string());
-        a
-    };
-    match i {
-        0 => Some(rust_child(s, "get", args)),
-        1 => python_script(s, "percall_requests.py", args),
-        2 => python_script(s, "percall_requests.py", &with("no-env")),
-        3 => python_script(s, "percall_fast_bitrix24.py", &with("call")),
-        _ => python_script(s, "percall_fast_bitrix24.py", &with("raw")),
-    }
-}
-
-fn per_call(s: &Setup, webhook: &str, ids: &str) -> Vec<Client> {
-    let args = [
-        webhook.to_string(),
-        s.calls.to_string(),
-        "50".to_string(), // warm-up calls, not measured
-        ids.to_string(),
-    ];
-    let mut out: Vec<Client> = PER_CALL_CLIENTS
-        .iter()
-        .map(|name| Client {
-            name,
-            runs: Vec::new(),
-            error: None,
-        })
-        .collect();
-    // Interleaved repetitions, so a burst of outside load hits every client alike.
-    for r in 0..s.reps {
-        for (i, c) in out.iter_mut().enumerate() {
-            let Some(cmd) = per_call_cmd(s, i, &args) else {
-                c.error.get_or_insert_with(|| "skipped".into());
-                continue;
-            };
-            eprintln!("bench: per-call {}/{}: {}", r + 1, s.reps, c.name);
-            match run_json(cmd) {
-                Ok(v) => c.runs.push(v),
-                Err(e) => {
-                    eprintln!("bench: {e}");
-                    c.error = Some(e);
-                }
-            }
-        }
-    }
-    out
-}
-
-fn per_call_table(rep: &mut Report, s: &Setup, clients: Vec<Client>) {
-    rep.line(format!(
-        "### Per-call cost: {} × `crm.contact.get`, one at a time, rate limiting off",
-        s.calls
-    ));
-    rep.line("");
-    rep.line(
-        "| client | client CPU per call (user + sys) | range over runs | vs Python requests (default session) | calls/s (wall) | errors |",
-    );
-    rep.line("| --- | ---: | ---: | ---: | ---: | ---: |");
-    let rows: Vec<_> = clients
-        .into_iter()
-        .map(|c| {
-            let per: Vec<f64> = c
-                .runs
-                .iter()
-                .map(|v| f(v, "cpu_s") / f(v, "n") * 1e6)
-                .collect();
-            let lo = per.iter().copied().fold(f64::INFINITY, f64::min);
-            let hi = per.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            let range = format!("{lo:.0}–{hi:.0} µs");
-            (c.name, median_by_cpu(c.runs), c.error, range)
-        })
-        .collect();
-    let baseline = rows
-        .iter()
-        .find(|r| r.0 == PER_CALL_CLIENTS[1])
-        .and_then(|r| r.1.as_ref())
-        .map(|v| f(v, "cpu_s") / f(v, "n"));
-    let per_call_of = |name: &str| {
-        rows.iter()
-            .find(|r| r.0 == name)
-            .and_then(|r| r.1.as_ref())
-            .map(|v| f(v, "cpu_s") / f(v, "n"))
-    };
-    let tuned = per_call_of(PER_CALL_CLIENTS[2]);
-    let lib = per_call_of(PER_CALL_CLIENTS[0]);
-    let mut lib_ratio = None;
-    for (name, med, err, range) in &rows {
-        match med {
-            Some(v) => {
-                let per = f(v, "cpu_s") / f(v, "n");
-                let ratio = baseline.map(|b| per / b);
-                if name.starts_with("bitrix24-1c") {
-                    lib_ratio = ratio;
-                }
-                rep.line(format!(
-                    "| {name} | {:.1} µs ({:.1} + {:.1}) | {range} | {} | {:.0} | {} |",
-                    per * 1e6,
-                    f(v, "user_s") / f(v, "n") * 1e6,
-                    f(v, "sys_s") / f(v, "n") * 1e6,
-                    ratio.map_or("—".into(), |r| format!("{r:.3}×")),
-                    f(v, "n") / f(v, "wall_s"),
-                    u(v, "errors"),
-                ));
-            }
-            None => rep.line(format!(
-                "| {name} | not run: {} | | | | |",
-                err.as_deref()
-                    .unwrap_or("no result")
-                    .chars()
-                    .take(120)
-                    .collect::<String>()
-                    .replace('|', "/")
-                    .replace('\n', " ")
-            )),
-        }
-    }
-    rep.line("");
-    if let Some(r) = lib_ratio {
-        let vs_tuned = match (lib, tuned) {
-            (Some(l), Some(t)) => format!(
-                " Against the `trust_env = False` session it is {:.3}×.",
-                l / t
-            ),
-            _ => String::new(),
-        };
-        rep.line(format!(
-            "Target: at most 1/10 of the client CPU of Python requests (default session): \
-             {:.3}× → **{}**.{vs_tuned} Median of {} interleaved runs per client (by CPU), each \
-             in a fresh process after 50 warm-up calls on the same connection; CPU is the whole \
-             client process (all threads), the emulator's is not included.",
-            r,
-            if r <= 0.1 { "met" } else { "not met" },
-            s.reps
-        ));
-        rep.line("");
     }
 }
 
