@@ -321,7 +321,7 @@ fn note_operating(client: &Client, chunk: &[Command], value: &Value) {
     let errors = value.get("result_error").and_then(Value::as_object);
     for c in chunk {
         if let Some(t) = times.and_then(|m| m.get(&c.name)) {
-            client.note_operating(&c.method, t);
+            client.note_operating(&c.method, &crate::client::Time::of(t));
         }
         let code = errors
             .and_then(|m| m.get(&c.name))

@@ -23,6 +23,8 @@ pub struct Webhook {
     secret: String,
     /// The base URL with the secret replaced by `***`.
     masked: String,
+    /// `base`, parsed once: a request's URL is this with the method appended to the path.
+    base_url: reqwest::Url,
 }
 
 impl std::fmt::Debug for Webhook {
@@ -77,8 +79,11 @@ impl Webhook {
             return Err(bad("SECRET must be 4 to 128 letters and digits"));
         }
         let origin = format!("{scheme}://{}", authority.to_ascii_lowercase());
+        let base = format!("{origin}/rest/{user}/{secret}/");
+        let base_url = reqwest::Url::parse(&base).map_err(|_| bad("the host is malformed"))?;
         Ok(Webhook {
-            base: format!("{origin}/rest/{user}/{secret}/"),
+            base_url,
+            base,
             masked: format!("{origin}/rest/{user}/***/"),
             secret: secret.to_string(),
             origin,
@@ -86,8 +91,11 @@ impl Webhook {
     }
 
     /// The URL of one method (the name must be validated already).
-    pub fn method_url(&self, method: &str) -> String {
-        format!("{}{}", self.base, method)
+    pub fn method_url(&self, method: &str) -> reqwest::Url {
+        let mut url = self.base_url.clone();
+        // Only the path is set: parsing the whole URL per request (host, IDNA) cost more.
+        url.set_path(&format!("{}{method}", self.base_url.path()));
+        url
     }
 
     /// A key that tells webhooks apart (secret included); for in-memory maps only, never shown.
@@ -603,7 +611,7 @@ mod tests {
             "https://portal.example.bitrix24.ru/rest/16/***/"
         );
         assert_eq!(
-            w.method_url("user.get"),
+            w.method_url("user.get").as_str(),
             "https://portal.example.bitrix24.ru/rest/16/abcdef123456/user.get"
         );
         assert!(Webhook::parse("http://127.0.0.1:8080/rest/1/abcd1234/").is_ok());

@@ -82,7 +82,7 @@ impl Transport {
     /// bytes of it: a larger answer is refused while it is read, never buffered whole.
     pub fn post_json(
         &self,
-        url: &str,
+        url: reqwest::Url,
         body: bytes::Bytes,
         timeout: Duration,
         limit: usize,

@@ -471,7 +471,7 @@ fn answer_for(script: &Mutex<Script>, path: String, body: Vec<u8>) -> (u16, Vec<
     let remembers = client::parse_answer(reply.0, &reply.1)
         .ok()
         .and_then(|r| r.time)
-        .is_some_and(|t| t.get("operating_reset_at").is_some());
+        .is_some_and(|t| !t.operating_reset_at.is_null());
     if remembers && !s.dirty.contains(&method) {
         s.dirty.push(method);
     }

@@ -7,6 +7,7 @@ pub mod deadline;
 pub mod operating;
 
 pub use answer::{bitrix_error, parse_answer, Response};
+pub use operating::Time;
 
 use crate::config::Config;
 use crate::error::{Error, ErrorKind};
@@ -243,7 +244,7 @@ impl Client {
         req.sends += 1;
         let (sent_at, started) = (SystemTime::now(), Instant::now());
         let wire = self.inner.transport.post_json(
-            req.url,
+            req.url.clone(),
             req.body.clone(),
             timeout,
             cfg.max_response_bytes,
@@ -298,7 +299,7 @@ impl Client {
     }
 
     /// Takes in an answer's `time` (or a batch sub-call's `result_time` entry) for `method`.
-    pub fn note_operating(&self, method: &str, time: &Value) {
+    pub fn note_operating(&self, method: &str, time: &operating::Time) {
         operating::note(&self.inner.config.webhook.origin, method, time);
     }
 
@@ -346,7 +347,7 @@ fn sleep_capped(d: Duration, until: Instant) {
 /// One request of a call, as [`Client::send`] puts it on the wire.
 struct Outgoing<'a> {
     method: &'a str,
-    url: &'a str,
+    url: &'a reqwest::Url,
     body: &'a bytes::Bytes,
     /// Requests of the call actually sent so far; the journal numbers attempts by it (an
     /// operating-limit wait repeats the retry count, and an attempt stopped by pacing or the

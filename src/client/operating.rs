@@ -57,6 +57,38 @@ fn now_unix() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
+/// The figures of Bitrix's `time` object that the library reads. Read straight from the answer,
+/// the other keys skipped: building the whole object as a map cost several thousand
+/// instructions a call. A key may hold any JSON; what is not a usable number is ignored.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct Time {
+    /// Seconds of the method's budget used in the window.
+    pub operating: Value,
+    /// When the oldest billed minute leaves the window (Unix seconds).
+    pub operating_reset_at: Value,
+    /// Server seconds this call took.
+    pub processing: Value,
+    /// Wall seconds this call took on the server (older portals send no `processing`).
+    pub duration: Value,
+    /// When the server started the call (ISO 8601 with offset).
+    pub date_start: Value,
+}
+
+impl Time {
+    /// The figures of a `time` object already parsed (a batch's `result_time` entry).
+    pub fn of(v: &Value) -> Time {
+        let get = |k: &str| v.get(k).cloned().unwrap_or(Value::Null);
+        Time {
+            operating: get("operating"),
+            operating_reset_at: get("operating_reset_at"),
+            processing: get("processing"),
+            duration: get("duration"),
+            date_start: get("date_start"),
+        }
+    }
+}
+
 /// A number the portal sent, as seconds: finite and non-negative, else ignored.
 fn seconds(v: Option<&Value>) -> Option<f64> {
     let x = v?.as_f64().or_else(|| v?.as_str()?.trim().parse().ok())?;
@@ -80,10 +112,10 @@ fn entry<'a>(all: &'a mut HashMap<Key, State>, origin: &str, method: &str) -> &'
 
 /// Takes in one answer's `time` object (a whole request's, or a batch sub-call's
 /// `result_time` entry) for `method`.
-pub fn note(origin: &str, method: &str, time: &Value) {
-    let used = seconds(time.get("operating"));
-    let reset_at = seconds(time.get("operating_reset_at"));
-    let processing = seconds(time.get("processing")).or(seconds(time.get("duration")));
+pub fn note(origin: &str, method: &str, time: &Time) {
+    let used = seconds(Some(&time.operating));
+    let reset_at = seconds(Some(&time.operating_reset_at));
+    let processing = seconds(Some(&time.processing)).or(seconds(Some(&time.duration)));
     if used.is_none() && reset_at.is_none() {
         return;
     }
@@ -229,14 +261,18 @@ mod tests {
         note(
             o,
             m,
-            &json!({"operating": 10.0, "operating_reset_at": reset, "processing": 0.5}),
+            &Time::of(&json!({"operating": 10.0, "operating_reset_at": reset, "processing": 0.5})),
         );
         let b = Budget {
             limit: 60.0,
             window: 600.0,
         };
         assert_eq!(pace(o, m, 50, b), Duration::ZERO, "below 80 %");
-        note(o, m, &json!({"operating": 50.0, "processing": 0.5}));
+        note(
+            o,
+            m,
+            &Time::of(&json!({"operating": 50.0, "processing": 0.5})),
+        );
         // 50 calls of ~0.5 s = 25 s of budget; at 60 s per 600 s that is 250 s apart.
         assert_eq!(pace(o, m, 50, b), Duration::ZERO, "the first goes at once");
         let second = pace(o, m, 50, b).as_secs_f64();
@@ -253,9 +289,9 @@ mod tests {
         note(
             o,
             m,
-            &json!({"operating": "x", "operating_reset_at": -5, "processing": 1e300}),
+            &Time::of(&json!({"operating": "x", "operating_reset_at": -5, "processing": 1e300})),
         );
-        note(o, m, &json!({"operating": f64::MAX}));
+        note(o, m, &Time::of(&json!({"operating": f64::MAX})));
         let tiny = Budget {
             limit: 1e-9,
             window: 600.0,

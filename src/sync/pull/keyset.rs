@@ -52,8 +52,7 @@ impl Query {
         let started = r
             .time
             .as_ref()
-            .and_then(|t| t.get("date_start"))
-            .and_then(Value::as_str)
+            .and_then(|t| t.date_start.as_str())
             .map(str::to_string);
         Ok((as_rows(r.value()?)?, started))
     }
