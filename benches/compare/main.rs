@@ -2,7 +2,8 @@
 //! `cargo bench --bench compare` once the Python packages are installed):
 //!
 //! 1. per-call cost: `crm.contact.get` one call at a time, rate limiting off: this library
-//!    through its C ABI vs a Python `requests.Session` loop vs fast_bitrix24;
+//!    through its C ABI vs a Python `requests.Session` loop vs fast_bitrix24, by CPU time and,
+//!    when valgrind is installed, by instructions per call under callgrind (`per_call.rs`);
 //! 2. bulk: contact upserts by 1C GUID against a bucket of 50 draining 20/s, vs fast_bitrix24;
 //! 3. memory: peak RSS while a 50 MiB attachment is uploaded through `filePath`, and while
 //!    huge answers (300 MB refused, 48 MB passed through) are read;

@@ -192,12 +192,19 @@ pub fn instructions(s: &Setup, webhook: &str, ids: &str) -> Option<Vec<Counted>>
     };
     let get = |n| Some(rust_child(s, "get", &args(n, &[ids])));
     let create = |n| Some(rust_child(s, "create", &args(n, &[])));
-    let requests = |n| python_script(s, "percall_requests.py", &args(n, &[ids]));
+    // The interpreter itself, not a launcher script (pyenv's shim): callgrind follows no children.
+    let python = s.python.as_deref().and_then(real_python);
+    let requests = |n| {
+        let mut c = Command::new(python.as_ref()?);
+        c.arg(s.benches.join("percall_requests.py"))
+            .args(args(n, &[ids]));
+        Some(c)
+    };
     let mut rows = vec![
         counted("`b24_get_contact` (crm.contact.get)", &get),
         counted("`b24_create_contact` (crm.contact.add)", &create),
     ];
-    if s.python.is_some() {
+    if python.is_some() {
         rows.push(counted(
             "Python requests.Session loop (crm.contact.get)",
             &requests,
@@ -218,6 +225,16 @@ fn counted(what: &'static str, cmd: &dyn Fn(usize) -> Option<Command>) -> Counte
         Ok(many.saturating_sub(few) as f64 / (MANY - FEW) as f64)
     });
     Counted { what, per_call }
+}
+
+/// The path of the interpreter `python` runs (`sys.executable`).
+fn real_python(python: &str) -> Option<String> {
+    let out = Command::new(python)
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .ok()?;
+    let path = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (out.status.success() && !path.is_empty()).then_some(path)
 }
 
 /// Runs `cmd` under callgrind and returns the instructions it executed, all threads together.
