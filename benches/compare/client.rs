@@ -104,20 +104,26 @@ pub fn get(args: &[String]) -> Value {
     let ids: Vec<i64> = ids.split(',').map(|s| s.parse().expect("ID")).collect();
     let api = CApi::load(Path::new(lib));
     let c = api.client(&json!({"webhook_url": webhook, "rate_limit": false}));
-    let call = |i: usize| {
+    let out = timed(warmup, n, |i| {
         // SAFETY: a live client handle.
         api.ok_and_free(unsafe { (api.get_contact)(c, ids[i % ids.len()]) })
-    };
+    });
+    // SAFETY: the handle is not used after this.
+    unsafe { (api.client_free)(c) };
+    out
+}
+
+/// `warmup` calls, then `n` measured ones (call numbers go on from the warm-up's): their count,
+/// wall time, failures and this process's CPU time.
+fn timed(warmup: usize, n: usize, call: impl Fn(usize) -> bool) -> Value {
     for i in 0..warmup {
         assert!(call(i), "warm-up call failed");
     }
     let u0 = Usage::now();
     let t0 = Instant::now();
-    let errors = (0..n).filter(|&i| !call(i)).count();
+    let errors = (warmup..warmup + n).filter(|&i| !call(i)).count();
     let wall = t0.elapsed().as_secs_f64();
     let u1 = Usage::now();
-    // SAFETY: the handle is not used after this.
-    unsafe { (api.client_free)(c) };
     merge(
         json!({"n": n, "wall_s": wall, "errors": errors}),
         cpu_fields(&u0, &u1),
@@ -141,24 +147,13 @@ pub fn create(args: &[String]) -> Value {
             CString::new(f.to_string()).expect("fields")
         })
         .collect();
-    let call = |i: usize| {
+    let out = timed(warmup, n, |i| {
         // SAFETY: a live client handle and NUL-terminated fields.
         api.ok_and_free(unsafe { (api.create_contact)(c, fields[i].as_ptr()) })
-    };
-    for i in 0..warmup {
-        assert!(call(i), "warm-up call failed");
-    }
-    let u0 = Usage::now();
-    let t0 = Instant::now();
-    let errors = (warmup..warmup + n).filter(|&i| !call(i)).count();
-    let wall = t0.elapsed().as_secs_f64();
-    let u1 = Usage::now();
+    });
     // SAFETY: the handle is not used after this.
     unsafe { (api.client_free)(c) };
-    merge(
-        json!({"n": n, "wall_s": wall, "errors": errors}),
-        cpu_fields(&u0, &u1),
-    )
+    out
 }
 
 /// The bulk workload: `n` distinct contacts with GUID `PREFIX-i` (shared with the Python
