@@ -384,7 +384,7 @@ mod tests {
     fn russian_text_never_carries_the_secret() {
         // The description is masked before it leaves the library; the Russian text is built
         // from it and from static texts only.
-        let cfg = crate::Config::new("https://b24.example.ru/rest/1/s3cr3tSecretXyz/").unwrap();
+        let cfg = crate::Config::new("https://b24.example.com/rest/1/s3cr3tSecretXyz/").unwrap();
         let client = crate::Client::new(cfg).unwrap();
         let e = client.mask_error(Error::invalid_input(
             "INVALID_METHOD",

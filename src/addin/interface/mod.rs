@@ -3,12 +3,18 @@
 //!
 //! Everything 1C sees (`GetNMethods`, `FindMethod`, `GetMethodName`, `GetNParams`,
 //! `GetParamDefValue`, the property calls) is answered from [`METHODS`] and [`PROPERTIES`], so
-//! documentation and BSL samples can be checked against this file alone.
+//! documentation and BSL samples can be checked against this table alone.
 
-use super::value::{Out, Value};
+mod args;
+mod handlers;
+
+pub use args::Args;
+pub use handlers::not_connected;
+
+use super::value::Out;
 use crate::api::{self, Entity, Reply};
 use crate::client::Client;
-use crate::error::{Error, ErrorKind};
+use handlers::*;
 
 /// The default of an optional parameter, as `GetParamDefValue` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -429,217 +435,19 @@ const fn read_only(en: &'static str, ru: &'static str, prop: Prop) -> PropertyDe
 
 /// The index of the method called `name` (either language, any case).
 pub fn find_method(name: &str) -> Option<usize> {
-    super::text::find_name(name, METHODS.iter().map(|m| (m.en, m.ru)))
+    crate::addin::text::find_name(name, METHODS.iter().map(|m| (m.en, m.ru)))
 }
 
 /// The index of the property called `name` (either language, any case).
 pub fn find_property(name: &str) -> Option<usize> {
-    super::text::find_name(name, PROPERTIES.iter().map(|p| (p.en, p.ru)))
-}
-
-/// The parameters of one call, checked against their method's count.
-pub struct Args<'a> {
-    def: &'a MethodDef,
-    values: &'a [Value],
-}
-
-impl<'a> Args<'a> {
-    /// Checks the count: at least the required parameters, at most all of them (1C always passes
-    /// all; other hosts may leave trailing optional ones out).
-    pub fn new(def: &'a MethodDef, values: &'a [Value]) -> Result<Self, Error> {
-        if values.len() < def.required || values.len() > def.params {
-            let expected = if def.required == def.params {
-                format!("{}", def.params)
-            } else {
-                format!("{} to {}", def.required, def.params)
-            };
-            return Err(Error::invalid_input(
-                "WRONG_PARAM_COUNT",
-                format!(
-                    "{} takes {expected} parameter(s), got {}",
-                    def.en,
-                    values.len()
-                ),
-            ));
-        }
-        Ok(Args { def, values })
-    }
-
-    fn at(&self, i: usize) -> (&Value, &'static str) {
-        (
-            self.values.get(i).unwrap_or(&Value::Empty),
-            self.def.param_names.get(i).copied().unwrap_or("parameter"),
-        )
-    }
-
-    /// Required string parameter `i`.
-    pub fn string(&self, i: usize) -> Result<String, Error> {
-        let (v, name) = self.at(i);
-        v.required_string(name)
-    }
-
-    /// Optional string parameter `i` (`None` when absent, Empty or `""`).
-    pub fn opt_string(&self, i: usize) -> Result<Option<String>, Error> {
-        let (v, name) = self.at(i);
-        v.optional_string(name)
-    }
-
-    /// ID parameter `i`.
-    pub fn id(&self, i: usize) -> Result<i64, Error> {
-        let (v, name) = self.at(i);
-        v.id(name)
-    }
-
-    /// Optional count parameter `i` in `min..=max` (`min` when absent or Empty).
-    pub fn opt_count(&self, i: usize, min: usize, max: usize) -> Result<usize, Error> {
-        let (v, name) = self.at(i);
-        if matches!(v, Value::Empty) {
-            return Ok(min);
-        }
-        match v.id(name) {
-            Ok(n) if (min as i64..=max as i64).contains(&n) => Ok(n as usize),
-            _ => Err(Error::invalid_input(
-                "WRONG_PARAM_TYPE",
-                format!("{name} must be a whole number from {min} to {max}"),
-            )),
-        }
-    }
-
-    /// Required bytes parameter `i`: `ДвоичныеДанные`, or a String as UTF-8.
-    pub fn bytes(&self, i: usize) -> Result<Vec<u8>, Error> {
-        let (v, name) = self.at(i);
-        v.required_bytes(name)
-    }
-
-    /// Flag parameter `i`, `false` when absent or Empty.
-    pub fn flag(&self, i: usize) -> Result<bool, Error> {
-        let (v, name) = self.at(i);
-        v.flag(name, false)
-    }
-}
-
-/// The error of a call made before `Connect`.
-pub fn not_connected() -> Error {
-    Error::new(
-        ErrorKind::InvalidInput,
-        "NOT_CONNECTED",
-        "not connected: call Connect (Подключить) or set WebhookURL (АдресВебхука) first",
-    )
-}
-
-// Handlers read (and so validate) their parameters before asking for the client, so bad input is
-// reported as such even before Connect.
-fn connected(c: Option<&Client>) -> Result<&Client, Error> {
-    c.ok_or_else(not_connected)
-}
-
-fn check_connection(c: Option<&Client>, _: &Args) -> Reply {
-    api::check_connection(connected(c)?)
-}
-
-fn call(c: Option<&Client>, a: &Args) -> Reply {
-    let (method, params) = (a.string(0)?, a.opt_string(1)?);
-    api::call(connected(c)?, &method, params.as_deref())
-}
-
-fn batch(c: Option<&Client>, a: &Args) -> Reply {
-    let (commands, halt) = (a.string(0)?, a.flag(1)?);
-    api::batch(connected(c)?, &commands, halt)
-}
-
-fn user_by_guid(c: Option<&Client>, a: &Args) -> Reply {
-    let guid = a.string(0)?;
-    api::get_user_by_guid(connected(c)?, &guid)
-}
-
-fn create(c: Option<&Client>, a: &Args, e: Entity) -> Reply {
-    let fields = a.string(0)?;
-    api::create(connected(c)?, e, &fields)
-}
-
-fn update(c: Option<&Client>, a: &Args, e: Entity) -> Reply {
-    let (id, fields) = (a.id(0)?, a.string(1)?);
-    api::update(connected(c)?, e, id, &fields)
-}
-
-fn delete(c: Option<&Client>, a: &Args, e: Entity) -> Reply {
-    let id = a.id(0)?;
-    api::delete(connected(c)?, e, id)
-}
-
-fn get(c: Option<&Client>, a: &Args, e: Entity) -> Reply {
-    let id = a.id(0)?;
-    api::get(connected(c)?, e, id)
-}
-
-fn fields(c: Option<&Client>, e: Entity) -> Reply {
-    api::fields(connected(c)?, e)
-}
-
-fn upsert(c: Option<&Client>, a: &Args, e: Entity) -> Reply {
-    let fields = a.string(0)?;
-    api::upsert(connected(c)?, e, &fields)
-}
-
-fn set_multifield(c: Option<&Client>, a: &Args, e: Entity) -> Reply {
-    let (id, field, values) = (a.id(0)?, a.string(1)?, a.string(2)?);
-    api::set_multifield(connected(c)?, e, id, &field, &values)
-}
-
-fn bulk_upsert(
-    c: Option<&Client>,
-    a: &Args,
-    progress: &mut dyn FnMut(&api::Progress),
-    cancel: &api::Cancel,
-    e: Entity,
-) -> Reply {
-    let records = a.string(0)?;
-    api::bulk_upsert_with(connected(c)?, e, &records, progress, cancel)
-}
-
-fn export(
-    c: Option<&Client>,
-    a: &Args,
-    _: &mut dyn FnMut(&api::Progress),
-    cancel: &api::Cancel,
-) -> Reply {
-    let (method, params, path) = (a.string(0)?, a.opt_string(1)?, a.opt_string(2)?);
-    let pages = a.opt_count(3, 1, 50)?;
-    let (params, path) = (params.as_deref(), path.as_deref());
-    api::export_with(connected(c)?, &method, params, path, pages, cancel)
-}
-
-/// `ParseEvent`: the body as a String, or as `ДвоичныеДанные` (`ПолучитьТелоКакДвоичныеДанные`).
-fn parse_event(_: Option<&Client>, a: &Args) -> Reply {
-    let body = a.bytes(0)?;
-    let body = String::from_utf8(body).map_err(|e| {
-        let at = e.utf8_error().valid_up_to();
-        Error::invalid_input(
-            "INVALID_UTF8",
-            format!("Body is not valid UTF-8 (byte {at})"),
-        )
-    })?;
-    let (content_type, token) = (a.opt_string(1)?, a.opt_string(2)?);
-    api::parse_event(&body, content_type.as_deref(), token.as_deref())
-}
-
-/// `PullChanges`: an empty `Cursor` is the first pull (every row).
-fn pull_changes(c: Option<&Client>, a: &Args) -> Reply {
-    let (method, cursor) = (a.string(0)?, a.opt_string(1)?);
-    let (params, path, reconcile) = (a.opt_string(2)?, a.opt_string(3)?, a.flag(4)?);
-    api::pull(
-        connected(c)?,
-        &method,
-        cursor.as_deref(),
-        params.as_deref(),
-        path.as_deref(),
-        reconcile,
-    )
+    crate::addin::text::find_name(name, PROPERTIES.iter().map(|p| (p.en, p.ru)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::addin::value::Value;
+    use crate::error::ErrorKind;
     use std::collections::HashSet;
 
     #[test]
