@@ -277,17 +277,21 @@ mod tests {
         assert_eq!(jobs.result(&id).unwrap_err().code, "JOB_NOT_FOUND");
     }
 
-    #[test]
-    fn one_job_at_a_time_and_cancel_stops_it() {
-        let (jobs, seen) = (Jobs::default(), Arc::new(Seen::default()));
-        let work: Work = Box::new(|_, cancel| {
-            // Bounded: at most 10 s, or until cancelled.
+    /// Work that runs until it is cancelled, 10 s at most.
+    fn until_cancelled() -> Work {
+        Box::new(|_, cancel| {
             for _ in 0..1000 {
                 cancel.check()?;
                 std::thread::sleep(Duration::from_millis(10));
             }
             Ok(Success::default())
-        });
+        })
+    }
+
+    #[test]
+    fn one_job_at_a_time_and_cancel_stops_it() {
+        let (jobs, seen) = (Jobs::default(), Arc::new(Seen::default()));
+        let work = until_cancelled();
         let id = jobs.start(seen.clone(), work).unwrap();
         let again: Work = Box::new(|_, _| Ok(Success::default()));
         assert_eq!(
@@ -307,13 +311,7 @@ mod tests {
     #[test]
     fn shutdown_joins_silently() {
         let (jobs, seen) = (Jobs::default(), Arc::new(Seen::default()));
-        let work: Work = Box::new(|_, cancel| {
-            for _ in 0..1000 {
-                cancel.check()?;
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            Ok(Success::default())
-        });
+        let work = until_cancelled();
         jobs.start(seen.clone(), work).unwrap();
         jobs.shutdown();
         assert!(lock(&seen.0).iter().all(|(e, _)| e != "Done"));
