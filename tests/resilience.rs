@@ -265,3 +265,77 @@ fn wrong_secret_is_auth_and_is_masked() {
     );
     assert!(c.masked_webhook_url().ends_with("/rest/1/***/"));
 }
+
+/// A keep-alive server that answers every request with `{"result":7}` and closes a connection
+/// once it has been idle for `idle` (as nginx's `keepalive_timeout` and Apache's
+/// `KeepAliveTimeout` do). Returns its port and the count of requests it answered.
+fn closing_server(idle: Duration) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let answered = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = answered.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().take(16).flatten() {
+            let count = count.clone();
+            std::thread::spawn(move || {
+                conn.set_read_timeout(Some(idle)).unwrap();
+                let mut w = conn.try_clone().unwrap();
+                let mut r = BufReader::new(conn);
+                // Each request: the head, then Content-Length bytes; a quiet `idle` ends it.
+                for _ in 0..16 {
+                    let mut len = 0usize;
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if r.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let lower = line.to_ascii_lowercase();
+                        if let Some(v) = lower.strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    if r.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    count.fetch_add(1, Ordering::SeqCst);
+                    let answer = r#"{"result":7}"#;
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+                         Content-Length: {}\r\nConnection: keep-alive\r\n\r\n",
+                        answer.len()
+                    );
+                    if w.write_all(format!("{head}{answer}").as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, answered)
+}
+
+/// The portal closes a pooled connection while it is idle. The next write must go out on a
+/// fresh connection, not on the closed one, where it would be cut and end as "outcome unknown".
+#[test]
+fn a_connection_the_portal_closed_while_idle_does_not_cut_the_next_write() {
+    let (port, answered) = closing_server(Duration::from_millis(100));
+    let url = format!("http://127.0.0.1:{port}/rest/1/{SECRET}/");
+    let c = api::new_client(
+        &json!({"webhook_url": url, "rate_limit": false, "timeout_secs": 5}).to_string(),
+    )
+    .unwrap();
+    let fields = Some(r#"{"fields":{"NAME":"Idle"}}"#);
+    for round in 0..3 {
+        let got = ok(api::call(&c, "crm.contact.add", fields));
+        assert_eq!(got, json!(7), "round {round}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert_eq!(answered.load(std::sync::atomic::Ordering::SeqCst), 3);
+}
