@@ -4,19 +4,23 @@
 use super::failure::describe;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind};
+use rustls::pki_types::{pem::PemObject, CertificateDer};
 use std::io::Read;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The largest CA file read: a real PEM bundle is a few hundred KB.
 const MAX_CA_FILE: u64 = 4 * 1024 * 1024;
 
-/// A transport setting, validated: the proxy parsed, the CA file read and parsed.
+/// A transport setting, validated: the proxy parsed, the TLS configuration built.
 #[derive(Clone)]
 pub(super) struct Settings {
     connect_timeout: Duration,
     timeout: Duration,
     proxy: Option<reqwest::Proxy>,
-    roots: Vec<reqwest::Certificate>,
+    /// Shared by every client of the setting: clones share its root store and its cache of
+    /// TLS sessions, so a new engine's first connection resumes a session another one made.
+    tls: rustls::ClientConfig,
 }
 
 impl Settings {
@@ -31,7 +35,7 @@ impl Settings {
                 })?),
                 None => None,
             };
-        let roots = match config.ca_cert_path.as_deref() {
+        let extra = match config.ca_cert_path.as_deref() {
             Some(path) => parse_ca(&read_ca(path)?)?,
             None => Vec::new(),
         };
@@ -39,7 +43,7 @@ impl Settings {
             connect_timeout: config.connect_timeout,
             timeout: config.timeout,
             proxy,
-            roots,
+            tls: tls_config(extra)?,
         })
     }
 
@@ -58,14 +62,11 @@ impl Settings {
             // body.
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("bitrix24-1c/", env!("CARGO_PKG_VERSION")))
-            .tls_built_in_root_certs(true);
+            .use_preconfigured_tls(self.tls.clone());
         b = match &self.proxy {
             Some(p) => b.proxy(p.clone()),
             None => b.no_proxy(),
         };
-        for c in &self.roots {
-            b = b.add_root_certificate(c.clone());
-        }
         b.build().map_err(|e| {
             Error::new(
                 ErrorKind::Transport,
@@ -104,11 +105,64 @@ fn read_ca(path: &str) -> Result<Vec<u8>, Error> {
     Ok(pem)
 }
 
-fn parse_ca(pem: &[u8]) -> Result<Vec<reqwest::Certificate>, Error> {
-    let certs = reqwest::Certificate::from_pem_bundle(pem)
+/// The certificates of a PEM file; a file with none, or with a broken one, is refused.
+fn parse_ca(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, Error> {
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
         .map_err(|e| bad_config(format!("ca_cert_path is not a PEM certificate: {e}")))?;
     if certs.is_empty() {
         return Err(bad_config("ca_cert_path holds no certificate".into()));
     }
     Ok(certs)
+}
+
+/// What reqwest would build for its rustls backend: the webpki roots and the system's store
+/// (entries rustls cannot parse are skipped, as reqwest does), plus `extra`; TLS 1.2 and 1.3
+/// with the ring provider; HTTP/1.1 by ALPN, the only HTTP this build speaks.
+fn tls_config(extra: Vec<CertificateDer<'static>>) -> Result<rustls::ClientConfig, Error> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    for cert in extra {
+        roots
+            .add(cert)
+            .map_err(|e| bad_config(format!("ca_cert_path is not a CA certificate: {e}")))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(rustls::ALL_VERSIONS)
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Transport,
+                "HTTP_CLIENT",
+                format!("cannot start the HTTP client: {e}"),
+            )
+        })?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tls)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEST_CA: &[u8] = include_bytes!("../../tests/fixtures/test-ca.pem");
+
+    #[test]
+    fn a_ca_file_is_added_to_the_roots_or_refused_with_a_reason() {
+        let certs = parse_ca(TEST_CA).expect("a self-signed CA parses");
+        assert_eq!(certs.len(), 1);
+        let tls = tls_config(certs).expect("and is accepted as a root");
+        assert_eq!(tls.alpn_protocols, vec![b"http/1.1".to_vec()]);
+        let none = parse_ca(b"no PEM here").unwrap_err();
+        assert!(
+            none.description.contains("holds no certificate"),
+            "{none:?}"
+        );
+        let cut = &TEST_CA[..TEST_CA.len() / 2];
+        let broken = parse_ca(cut).unwrap_err();
+        assert!(broken.description.contains("not a PEM"), "{broken:?}");
+    }
 }
