@@ -286,7 +286,7 @@ pub fn memory(args: &[String]) -> Value {
     let size = std::fs::metadata(file).expect("the attachment").len();
     let api = CApi::load(Path::new(lib));
     let c = api.client(&json!({"webhook_url": webhook, "rate_limit": false}));
-    // Warm up: connection, field cache, runtime threads; all that a long-lived 1C process has.
+    // Warm up: connection, field cache, engine; all that a long-lived 1C process has.
     let warm = CString::new(r#"{"NAME":"Warm-up"}"#).expect("fields");
     // SAFETY: a live client and NUL-terminated fields.
     assert!(api.ok_and_free(unsafe { (api.create_contact)(c, warm.as_ptr()) }));
