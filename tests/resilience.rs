@@ -270,7 +270,6 @@ fn wrong_secret_is_auth_and_is_masked() {
 /// once it has been idle for `idle` (as nginx's `keepalive_timeout` and Apache's
 /// `KeepAliveTimeout` do). Returns its port and the count of requests it answered.
 fn closing_server(idle: Duration) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    use std::io::{BufRead, BufReader, Read, Write};
     use std::sync::atomic::{AtomicUsize, Ordering};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -280,38 +279,16 @@ fn closing_server(idle: Duration) -> (u16, std::sync::Arc<std::sync::atomic::Ato
         for conn in listener.incoming().take(16).flatten() {
             let count = count.clone();
             std::thread::spawn(move || {
+                // A quiet `idle` ends the read, and so the connection.
                 conn.set_read_timeout(Some(idle)).unwrap();
                 let mut w = conn.try_clone().unwrap();
-                let mut r = BufReader::new(conn);
-                // Each request: the head, then Content-Length bytes; a quiet `idle` ends it.
+                let mut r = std::io::BufReader::new(conn);
                 for _ in 0..16 {
-                    let mut len = 0usize;
-                    let mut line = String::new();
-                    loop {
-                        line.clear();
-                        if r.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        let lower = line.to_ascii_lowercase();
-                        if let Some(v) = lower.strip_prefix("content-length:") {
-                            len = v.trim().parse().unwrap_or(0);
-                        }
-                        if line == "\r\n" {
-                            break;
-                        }
-                    }
-                    let mut body = vec![0; len];
-                    if r.read_exact(&mut body).is_err() {
+                    if raw_http::read_request(&mut r).is_none() {
                         return;
                     }
                     count.fetch_add(1, Ordering::SeqCst);
-                    let answer = r#"{"result":7}"#;
-                    let head = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
-                         Content-Length: {}\r\nConnection: keep-alive\r\n\r\n",
-                        answer.len()
-                    );
-                    if w.write_all(format!("{head}{answer}").as_bytes()).is_err() {
+                    if !raw_http::write_json(&mut w, r#"{"result":7}"#) {
                         return;
                     }
                 }

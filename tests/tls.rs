@@ -8,7 +8,7 @@ use bitrix24_1c::api;
 use common::*;
 use rustls::pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
 use serde_json::json;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::sync::Arc;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
@@ -49,30 +49,9 @@ fn https_portal() -> String {
 fn serve(stream: impl Read + Write) {
     let mut r = BufReader::new(stream);
     for _ in 0..64 {
-        let mut len = 0usize;
-        let mut line = String::new();
-        loop {
-            line.clear();
-            if r.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                len = v.trim().parse().unwrap_or(0);
-            }
-            if line == "\r\n" {
-                break;
-            }
-        }
-        let mut body = vec![0; len];
-        if r.read_exact(&mut body).is_err() {
-            return;
-        }
-        let answer = r#"{"result":7}"#;
-        let reply = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{answer}",
-            answer.len()
-        );
-        if r.get_mut().write_all(reply.as_bytes()).is_err() || r.get_mut().flush().is_err() {
+        if raw_http::read_request(&mut r).is_none()
+            || !raw_http::write_json(r.get_mut(), r#"{"result":7}"#)
+        {
             return;
         }
     }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod native;
+pub mod raw_http;
 
 use b24_emulator::{Bucket, Emulator, EmulatorConfig};
 use bitrix24_1c::api::{self, Reply};
