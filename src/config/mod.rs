@@ -2,7 +2,6 @@
 
 use crate::error::Error;
 use serde::Deserialize;
-use std::net::IpAddr;
 use std::time::Duration;
 
 /// The default custom field codes that hold the 1C GUID (from the customer's spec).
@@ -12,194 +11,12 @@ pub const DEFAULT_CONTACT_GUID_FIELD: &str = "UF_CRM_1723100443089";
 /// Company GUID field of the customer's portal.
 pub const DEFAULT_COMPANY_GUID_FIELD: &str = "UF_CRM_1723100288587";
 
-/// A validated webhook URL: `https://PORTAL/rest/USER_ID/SECRET/`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Webhook {
-    /// `scheme://host[:port]`, the portal's identity for rate limiting.
-    pub origin: String,
-    /// The full base URL ending in `/`, secret included. Never print it.
-    base: String,
-    /// The secret path segment, kept to mask it wherever text leaves the library.
-    secret: String,
-    /// The base URL with the secret replaced by `***`.
-    masked: String,
-    /// `base`, parsed once: a request's URL is this with the method appended to the path.
-    base_url: reqwest::Url,
-}
+mod sections;
+mod webhook;
 
-impl std::fmt::Debug for Webhook {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.masked)
-    }
-}
-
-impl Webhook {
-    /// Parses and validates a webhook URL. The error never repeats the URL (it holds the secret).
-    pub fn parse(url: &str) -> Result<Webhook, Error> {
-        let bad = |why: &str| {
-            Error::invalid_input(
-                "INVALID_WEBHOOK_URL",
-                format!("webhook URL must look like https://PORTAL/rest/USER_ID/SECRET/: {why}"),
-            )
-        };
-        let url = url.trim();
-        let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("no scheme"))?;
-        let scheme = scheme.to_ascii_lowercase();
-        let (authority, path) = rest.split_once('/').ok_or_else(|| bad("no path"))?;
-        if authority.is_empty() || authority.contains('@') {
-            return Err(bad("the host is missing or carries credentials"));
-        }
-        if path.contains(['?', '#']) {
-            return Err(bad("query strings and fragments are not allowed"));
-        }
-        let host = host_of(authority).ok_or_else(|| bad("the host is malformed"))?;
-        match scheme.as_str() {
-            "https" => {}
-            "http" if is_loopback_host(&host) => {}
-            "http" => return Err(bad("plain http is allowed only for loopback hosts (the portal answers `Https required.`)")),
-            _ => return Err(bad("the scheme must be https")),
-        }
-        let segs: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-        if segs.len() != 3 || segs[0] != "rest" {
-            return Err(bad("the path must be /rest/USER_ID/SECRET/"));
-        }
-        let (user, secret) = (segs[1], segs[2]);
-        let user_ok = !user.is_empty()
-            && user.len() <= 64
-            && user
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_.-@".contains(c));
-        if !user_ok {
-            return Err(bad("USER_ID must be a user ID or login"));
-        }
-        if secret.len() < 4
-            || secret.len() > 128
-            || !secret.chars().all(|c| c.is_ascii_alphanumeric())
-        {
-            return Err(bad("SECRET must be 4 to 128 letters and digits"));
-        }
-        let origin = format!("{scheme}://{}", authority.to_ascii_lowercase());
-        let base = format!("{origin}/rest/{user}/{secret}/");
-        let base_url = reqwest::Url::parse(&base).map_err(|_| bad("the host is malformed"))?;
-        Ok(Webhook {
-            base_url,
-            base,
-            masked: format!("{origin}/rest/{user}/***/"),
-            secret: secret.to_string(),
-            origin,
-        })
-    }
-
-    /// The URL of one method (the name must be validated already).
-    pub fn method_url(&self, method: &str) -> reqwest::Url {
-        let mut url = self.base_url.clone();
-        // Only the path is set: parsing the whole URL per request (host, IDNA) cost more.
-        url.set_path(&format!("{}{method}", self.base_url.path()));
-        url
-    }
-
-    /// A key that tells webhooks apart (secret included); for in-memory maps only, never shown.
-    pub fn cache_key(&self) -> &str {
-        &self.base
-    }
-
-    /// The base URL with the secret masked, safe to show.
-    pub fn masked(&self) -> &str {
-        &self.masked
-    }
-
-    /// The secret itself, for masking raw answers; never show it.
-    pub(crate) fn secret(&self) -> &str {
-        &self.secret
-    }
-
-    /// Replaces every occurrence of the secret in `text` with `***`.
-    pub fn mask(&self, text: &str) -> String {
-        if text.contains(&self.secret) {
-            text.replace(&self.secret, "***")
-        } else {
-            text.to_string()
-        }
-    }
-}
-
-/// The host of `host[:port]` or `[v6][:port]`, lower-cased; `None` when the authority is not
-/// exactly that (a stray character after `]`, a port that is not 1..=65535).
-fn host_of(authority: &str) -> Option<String> {
-    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
-        let (h, after) = rest.split_once(']')?;
-        h.parse::<std::net::Ipv6Addr>().ok()?;
-        match after {
-            "" => (h, None),
-            _ => (h, Some(after.strip_prefix(':')?)),
-        }
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        }
-    };
-    if let Some(p) = port {
-        let valid = !p.is_empty()
-            && p.chars().all(|c| c.is_ascii_digit())
-            && p.parse::<u16>().is_ok_and(|n| n > 0);
-        if !valid {
-            return None;
-        }
-    }
-    let host_ok = !host.is_empty()
-        && (authority.starts_with('[')
-            || host
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'));
-    host_ok.then(|| host.to_ascii_lowercase())
-}
-
-fn is_loopback_host(host: &str) -> bool {
-    host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
-/// The shape of the portal's request-rate limit (a leaky bucket).
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RateLimit {
-    /// Requests the bucket holds before the portal refuses (50; 250 on Enterprise).
-    pub burst: f64,
-    /// Requests per second the bucket drains (2; 5 on Enterprise).
-    pub per_second: f64,
-}
-
-impl Default for RateLimit {
-    fn default() -> Self {
-        RateLimit {
-            burst: 50.0,
-            per_second: 2.0,
-        }
-    }
-}
-
-/// The request journal (`"journal"`): both parts optional, the journal is off when neither is
-/// asked for (see [`crate::journal`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct JournalConfig {
-    /// Lines the in-memory ring keeps, 0..=[`MAX_JOURNAL_LINES`] (0: no ring).
-    pub lines: usize,
-    /// A file one line per request is appended to.
-    pub file: Option<String>,
-}
-
-/// The most lines the journal's ring may keep (each at most [`crate::journal::MAX_LINE`] bytes).
-pub const MAX_JOURNAL_LINES: usize = 10_000;
-
-/// The `journal` object as written.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawJournal {
-    #[serde(default)]
-    lines: Option<u64>,
-    #[serde(default)]
-    file: Option<String>,
-}
+use sections::{journal_config, rate_limit_shape, validate_proxy};
+pub use sections::{JournalConfig, RateLimit, MAX_JOURNAL_LINES};
+pub use webhook::Webhook;
 
 /// The custom fields that hold the 1C GUID of users, contacts and companies.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -493,83 +310,6 @@ fn within(
     Ok(Duration::from_secs_f64(s))
 }
 
-/// The `journal` object: `lines` within 0..=[`MAX_JOURNAL_LINES`], `file` a non-empty path.
-fn journal_config(v: serde_json::Value) -> Result<JournalConfig, Error> {
-    let bad = |why: &str| {
-        Error::invalid_input(
-            "INVALID_CONFIG",
-            format!("journal must be {{\"lines\": 0..{MAX_JOURNAL_LINES}, \"file\": \"path\"}}, both optional: {why}"),
-        )
-    };
-    if !v.is_object() {
-        // serde would also take an array for the struct, field by field.
-        return Err(bad("not an object"));
-    }
-    // serde's message could quote the value: say only what is expected.
-    let raw: RawJournal = serde_json::from_value(v)
-        .map_err(|_| bad("an unknown key, or a value of the wrong type"))?;
-    let lines = raw.lines.unwrap_or(0);
-    if lines > MAX_JOURNAL_LINES as u64 {
-        return Err(bad("lines is out of range"));
-    }
-    if let Some(f) = &raw.file {
-        if f.is_empty() || f.contains('\0') {
-            return Err(bad("file must be a non-empty path"));
-        }
-    }
-    Ok(JournalConfig {
-        lines: lines as usize,
-        file: raw.file,
-    })
-}
-
-/// The bounds of a client-side bucket. The portal's documented shapes are 50/2 and 250/5; the
-/// bounds leave room around them but keep one client's pacing from stalling the other sessions
-/// that share the portal's limiter (a request reserves at most 1 / `per_second` of it).
-const BURST_RANGE: std::ops::RangeInclusive<f64> = 1.0..=1000.0;
-const PER_SECOND_RANGE: std::ops::RangeInclusive<f64> = 0.5..=100.0;
-
-fn rate_limit_shape(v: serde_json::Value) -> Result<RateLimit, Error> {
-    let bad = || {
-        Error::invalid_input(
-            "INVALID_CONFIG",
-            format!(
-                "rate_limit must be false or {{\"burst\":N,\"per_second\":N}} with burst from {} to {} and per_second from {} to {}",
-                BURST_RANGE.start(), BURST_RANGE.end(), PER_SECOND_RANGE.start(), PER_SECOND_RANGE.end()
-            ),
-        )
-    };
-    // serde's message could quote the value (a pasted webhook URL): say only what is expected.
-    let rl: RateLimit = serde_json::from_value(v).map_err(|_| bad())?;
-    if !(BURST_RANGE.contains(&rl.burst) && PER_SECOND_RANGE.contains(&rl.per_second)) {
-        return Err(bad());
-    }
-    Ok(rl)
-}
-
-/// A proxy the transport can use: `http`, `https`, `socks5` or `socks5h`, with a host and a
-/// valid port. Checked here so that a bad proxy fails `b24_client_new`, not every call. The
-/// message never repeats the URL (it may carry a password).
-fn validate_proxy(proxy: &str) -> Result<(), Error> {
-    let bad = |why: &str| {
-        Error::invalid_input(
-            "INVALID_CONFIG",
-            format!("proxy must be an http://, https://, socks5:// or socks5h:// URL with a host: {why}"),
-        )
-    };
-    let url = reqwest::Url::parse(proxy).map_err(|e| bad(&e.to_string()))?;
-    if !["http", "https", "socks5", "socks5h"].contains(&url.scheme()) {
-        return Err(bad("unsupported scheme"));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(bad("no host"));
-    }
-    if url.query().is_some() || url.fragment().is_some() || !matches!(url.path(), "" | "/") {
-        return Err(bad("a path, query or fragment is not allowed"));
-    }
-    Ok(())
-}
-
 /// serde's message without anything it quotes: values (`invalid value: string "..."`) and keys
 /// (`unknown field `...``) may be a pasted webhook URL, so neither is repeated.
 fn describe_serde(e: &serde_json::Error) -> String {
@@ -602,36 +342,6 @@ pub fn is_field_code(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn webhook_forms() {
-        let w = Webhook::parse("https://portal.example.bitrix24.ru/rest/16/abcdef123456").unwrap();
-        assert_eq!(
-            w.masked(),
-            "https://portal.example.bitrix24.ru/rest/16/***/"
-        );
-        assert_eq!(
-            w.method_url("user.get").as_str(),
-            "https://portal.example.bitrix24.ru/rest/16/abcdef123456/user.get"
-        );
-        assert!(Webhook::parse("http://127.0.0.1:8080/rest/1/abcd1234/").is_ok());
-        assert!(Webhook::parse("http://[::1]:8080/rest/1/abcd1234/").is_ok());
-        assert!(Webhook::parse("http://localhost/rest/1/abcd1234/").is_ok());
-        for bad in [
-            "http://portal.example.com/rest/1/abcd1234/",
-            "ftp://portal.example.com/rest/1/abcd1234/",
-            "https://portal.example.com/rest/abcd1234/",
-            "https://portal.example.com/rest/1/abcd1234/user.get",
-            "https://portal.example.com/rest/1/ab%2F1234/",
-            "https://u:p@portal.example.com/rest/1/abcd1234/",
-            "https://portal.example.com/rest/1/abcd1234/?x=1",
-            "portal.example.com/rest/1/abcd1234/",
-        ] {
-            let e = Webhook::parse(bad).unwrap_err();
-            assert_eq!(e.code, "INVALID_WEBHOOK_URL", "{bad}");
-            assert!(!e.description.contains("abcd1234"));
-        }
-    }
 
     #[test]
     fn config_defaults_and_errors() {
