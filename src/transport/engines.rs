@@ -83,13 +83,7 @@ impl Engine {
             .enable_io()
             .enable_time()
             .build()
-            .map_err(|e| {
-                Error::new(
-                    crate::error::ErrorKind::Transport,
-                    "HTTP_CLIENT",
-                    format!("cannot start the HTTP client: {e}"),
-                )
-            })?;
+            .map_err(super::setup::cannot_start)?;
         Ok(Engine {
             rt,
             http: settings.client()?,

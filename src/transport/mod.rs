@@ -80,8 +80,6 @@ async fn exchange(
 ) -> Result<(u16, Vec<u8>), Failure> {
     let mut resp = http
         .post(url)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header(reqwest::header::ACCEPT, "application/json")
         .timeout(timeout)
         .body(body)
         .send()

@@ -62,19 +62,33 @@ impl Settings {
             // body.
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("bitrix24-1c/", env!("CARGO_PKG_VERSION")))
+            .default_headers(json_headers())
             .use_preconfigured_tls(self.tls.clone());
         b = match &self.proxy {
             Some(p) => b.proxy(p.clone()),
             None => b.no_proxy(),
         };
-        b.build().map_err(|e| {
-            Error::new(
-                ErrorKind::Transport,
-                "HTTP_CLIENT",
-                format!("cannot start the HTTP client: {}", describe(&e)),
-            )
-        })
+        b.build().map_err(|e| cannot_start(describe(&e)))
     }
+}
+
+/// The machine or the TLS library refused to make a client: nothing was sent.
+pub(super) fn cannot_start(why: impl std::fmt::Display) -> Error {
+    Error::new(
+        ErrorKind::Transport,
+        "HTTP_CLIENT",
+        format!("cannot start the HTTP client: {why}"),
+    )
+}
+
+/// Every request of the library sends a JSON body and wants JSON back.
+fn json_headers() -> reqwest::header::HeaderMap {
+    use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE};
+    let json = HeaderValue::from_static("application/json");
+    let mut h = reqwest::header::HeaderMap::with_capacity(2);
+    h.insert(CONTENT_TYPE, json.clone());
+    h.insert(ACCEPT, json);
+    h
 }
 
 fn bad_config(why: String) -> Error {
@@ -131,13 +145,7 @@ fn tls_config(extra: Vec<CertificateDer<'static>>) -> Result<rustls::ClientConfi
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(rustls::ALL_VERSIONS)
-        .map_err(|e| {
-            Error::new(
-                ErrorKind::Transport,
-                "HTTP_CLIENT",
-                format!("cannot start the HTTP client: {e}"),
-            )
-        })?
+        .map_err(cannot_start)?
         .with_root_certificates(roots)
         .with_no_client_auth();
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
